@@ -1,0 +1,34 @@
+"""OIC relevance: a score, a tier and the evidence behind them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Tier = Literal["relevant", "mention", "none"]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    term: str  # the text as it stood in the article
+    concept: str  # lexicon entry it matched, e.g. "oic.name"
+    where: Literal["title", "lead", "body"]
+    snippet: str  # a few words either side
+    weight: float
+
+
+@dataclass(frozen=True)
+class Classification:
+    relevance: float  # 0..1
+    tier: Tier
+    evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def relevant(self) -> bool:
+        return self.tier == "relevant"
+
+
+class Classifier(Protocol):
+    def classify(
+        self, title: str | None, text: str, language: str | None = None
+    ) -> Classification: ...

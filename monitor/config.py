@@ -1,0 +1,248 @@
+"""Settings: a TOML file (plus environment) validated once at start into one object."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_CONFIG = "config/monitor.toml"
+CONFIG_ENV = "OIC_MONITOR_CONFIG"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message names the file and the key."""
+
+
+def parse_duration(value: object) -> timedelta:
+    """'10s', '15m', '2h', '1d' (or a number of seconds) -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    else:
+        raise ValueError(f"bad duration {value!r}: use a number and a unit, like 10s, 15m, 2h, 1d")
+    if seconds <= 0:
+        raise ValueError(f"bad duration {value!r}: must be greater than zero")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _http_url(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string URL")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"bad URL {value!r}: need an http:// or https:// URL with a host")
+    return value.strip()
+
+
+HttpUrl = Annotated[str, BeforeValidator(_http_url)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageSettings(_Strict):
+    url: str = "sqlite:///storage/monitor.db"
+    archive_dir: Path = Path("storage/archive")
+
+
+class FetchSettings(_Strict):
+    user_agent: str = "oic-monitor/{version} (+{contact})"
+    contact: str = "https://github.com/oic-monitor/oic-monitor"
+    connect_timeout: Duration = timedelta(seconds=10)
+    read_timeout: Duration = timedelta(seconds=30)
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    per_host_concurrency: int = Field(default=2, ge=1, le=16)
+    per_host_delay: Duration = timedelta(seconds=1)
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff: Duration = timedelta(seconds=1)
+    max_retry_after: Duration = timedelta(minutes=10)
+    obey_robots: bool = True
+    block_private_addresses: bool = False
+
+
+class Source(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    url: HttpUrl
+    kind: Literal["feed", "sitemap", "html"] = "feed"
+    interval: Duration = timedelta(minutes=15)
+    language: str | None = None
+    link_pattern: str | None = None
+    page_pattern: str | None = None
+    enabled: bool = True
+    expect_within: Duration | None = None
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("link_pattern")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"bad regular expression {v!r}: {e}") from None
+        return v
+
+
+class AlertChannel(_Strict):
+    name: str | None = None
+    kind: Literal["webhook", "email"]
+    # webhook
+    url: HttpUrl | None = None
+    secret: str | None = Field(default=None, repr=False)
+    secret_env: str | None = None
+    format: Literal["json", "slack"] = "json"
+    # email
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    sender: str | None = None
+    to: list[str] = Field(default_factory=list)
+    subject_tag: str = "[OIC]"
+    mode: Literal["instant", "digest"] = "instant"
+    digest_every: Duration = timedelta(hours=24)
+    # routing
+    min_tier: Literal["relevant", "mention", "none"] = "relevant"
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    languages: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    operator: bool = False
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlertChannel:
+        if self.kind == "webhook" and not self.url:
+            raise ValueError("a webhook channel needs url")
+        if self.kind == "email" and (not self.smtp_host or not self.to or not self.sender):
+            raise ValueError("an email channel needs smtp_host, sender and to")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or (self.url or self.smtp_host or self.kind)
+
+    def resolved_secret(self) -> str | None:
+        if self.secret_env:
+            return os.environ.get(self.secret_env)
+        return self.secret
+
+
+class Settings(_Strict):
+    storage: StorageSettings = StorageSettings()
+    fetch: FetchSettings = FetchSettings()
+    alert_window: Duration = timedelta(hours=48)
+    lexicon: Path | None = None
+    sources: list[Source] = Field(default_factory=list)
+    alerts: list[AlertChannel] = Field(default_factory=list)
+    config_path: Path | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        seen: set[str] = set()
+        for i, s in enumerate(self.sources):
+            if s.name in seen:
+                key = f"sources[{i}] ({s.name}).name"
+                raise _KeyedError(key, f"duplicate source name {s.name!r}")
+            seen.add(s.name)
+        return self
+
+    def source(self, name: str) -> Source:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise ConfigError(f"no source named {name!r} in {self.config_path}")
+
+
+class _KeyedError(ValueError):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _key_path(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    """Turn a pydantic location into 'sources[2] (mfa-kz).interval'."""
+    out = ""
+    node: Any = data
+    for part in loc:
+        if isinstance(part, int):
+            name = node[part].get("name") if isinstance(node, list) and part < len(node) else None
+            out += f"[{part}]" + (f" ({name})" if isinstance(name, str) else "")
+        else:
+            out += ("." if out else "") + str(part)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return out
+
+
+def _resolve(base: Path, settings: dict[str, Any]) -> None:
+    storage = settings.setdefault("storage", {})
+    url = storage.get("url", StorageSettings().url)
+    if isinstance(url, str) and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        rel = url[len("sqlite:///") :]
+        if rel and rel != ":memory:":
+            storage["url"] = "sqlite:///" + str((base / rel).resolve())
+    archive = storage.get("archive_dir", str(StorageSettings().archive_dir))
+    storage["archive_dir"] = str((base / Path(archive)).resolve())
+    if isinstance(settings.get("lexicon"), str):
+        settings["lexicon"] = str((base / settings["lexicon"]).resolve())
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read and validate the config file; raise ConfigError naming file and key."""
+    path = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    return settings_from_dict(raw, path)
+
+
+def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
+    data = dict(raw)
+    _resolve(path.resolve().parent, data)
+    data["config_path"] = str(path)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            ctx_err = (err.get("ctx") or {}).get("error")
+            if isinstance(ctx_err, _KeyedError):
+                lines.append(f"{path}: {ctx_err.key}: {ctx_err}")
+                continue
+            key = _key_path(tuple(err["loc"]), raw)
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            lines.append(f"{path}: {key}: {msg}")
+        raise ConfigError("\n".join(lines)) from None
