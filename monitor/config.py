@@ -83,6 +83,8 @@ class FetchSettings(_Strict):
     backoff: Duration = timedelta(seconds=1)
     max_retry_after: Duration = timedelta(minutes=10)
     obey_robots: bool = True
+    robots_ttl: Duration = timedelta(hours=1)
+    robots_error_ttl: Duration = timedelta(minutes=5)  # robots.txt 5xx or unreachable
     block_private_addresses: bool = False
 
 
@@ -96,6 +98,7 @@ class Source(_Strict):
     page_pattern: str | None = None
     enabled: bool = True
     expect_within: Duration | None = None
+    max_items_per_poll: int = Field(default=100, ge=1)  # newest first; the rest wait
     tags: list[str] = Field(default_factory=list)
 
     @field_validator("link_pattern")
@@ -133,7 +136,8 @@ class AlertChannel(_Strict):
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
     languages: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
-    operator: bool = False
+    stories: bool = True  # receives story alerts
+    operator: bool = False  # receives operator alerts (failing or silent sources)
 
     @model_validator(mode="after")
     def _complete(self) -> AlertChannel:

@@ -14,3 +14,15 @@ class Entry:
     title: str | None = None
     published: datetime | None = None  # timezone-aware UTC, or None when unknown
     summary: str | None = None  # plain text, HTML stripped
+
+
+class SourceError(Exception):
+    """A source's body is not what its kind promises, or is unsafe to parse.
+
+    ``reason`` is a short code for reports and counters: "not_a_feed", "not_a_sitemap",
+    "bad_xml", "xml_entities", "too_large".
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

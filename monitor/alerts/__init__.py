@@ -1,0 +1,1 @@
+"""Alerts: routing items to channels, the outbox and its delivery."""

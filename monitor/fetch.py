@@ -1,0 +1,555 @@
+"""The one HTTP client: polite (robots.txt, per-host limits), bounded, retrying, charset-aware."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import ipaddress
+import logging
+import random
+import re
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Literal
+from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+
+import charset_normalizer
+import httpx
+
+import monitor
+from monitor.config import FetchSettings
+
+__all__ = ["Accept", "FetchError", "FetchResult", "Fetcher", "ROBOTS_AGENT"]
+
+_log = logging.getLogger("monitor.fetch")
+
+Accept = Literal["html", "feed", "any"]
+
+# The product token robots.txt rules are matched against.
+ROBOTS_AGENT = "oic-monitor"
+
+_ACCEPT_HEADERS: dict[str, str] = {
+    "html": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+    "feed": (
+        "application/rss+xml,application/atom+xml,application/rdf+xml,"
+        "application/xml;q=0.9,text/xml;q=0.9,text/html;q=0.5,*/*;q=0.1"
+    ),
+    "any": "*/*",
+}
+_SCHEMES = ("http", "https")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# How much of the body to look at for magic numbers and <meta charset>.
+_SNIFF_BYTES = 8
+_CHARSET_SCAN_BYTES = 4096
+
+# Leading bytes of formats that are certainly not a web page, whatever the header says.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x1f\x8b", "application/gzip"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/msword"),
+    (b"Rar!\x1a\x07", "application/vnd.rar"),
+    (b"7z\xbc\xaf\x27\x1c", "application/x-7z-compressed"),
+    (b"RIFF", "audio/video (RIFF)"),
+    (b"%!PS", "application/postscript"),
+)
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose BOM is its prefix
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml\b[^>]*?encoding\s*=\s*["']([\w.:-]+)["']""")
+# Pages that declare Latin-1 or ASCII are in practice windows-1252, as browsers assume.
+_SUPERSETS = {"iso8859-1": "cp1252", "ascii": "cp1252"}
+
+
+class FetchError(Exception):
+    """A URL could not be fetched. `reason` is a short kind such as "timeout" or "http_404"."""
+
+    def __init__(self, url: str, reason: str, detail: str) -> None:
+        super().__init__(f"{url}: {detail}")
+        self.url = url
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str  # final URL, after redirects
+    status: int  # 200..299, or 304 for a conditional GET that matched
+    content: bytes  # content-encoding removed; a gzip *file* is left as it is
+    content_type: str  # media type, lower-case, without parameters; "" when absent
+    encoding: str | None  # Python codec name for text; None for binary or empty bodies
+    etag: str | None
+    last_modified: str | None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.encoding or "utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    location: str
+
+
+class _Retryable(Exception):
+    """A failed attempt worth repeating, with the server's Retry-After if it sent one."""
+
+    def __init__(self, error: FetchError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Robots:
+    parser: RobotFileParser | None  # None: no usable robots.txt, everything allowed
+    expires: float  # event-loop time
+
+
+class _HostGate:
+    """At most `slots` requests in flight to one host, starts at least `spacing` apart."""
+
+    def __init__(self, slots: int, spacing: float) -> None:
+        self._slots = asyncio.Semaphore(slots)
+        self._spacing = spacing
+        self._next_start = 0.0
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        async with self._slots:
+            now = asyncio.get_running_loop().time()
+            # Book the start time before sleeping so waiters queue up one spacing apart.
+            start = max(now, self._next_start)
+            self._next_start = start + self._spacing
+            if start > now:
+                await asyncio.sleep(start - now)
+            yield
+
+
+class Fetcher:
+    """Fetch pages politely; one instance per process, shared by all sources."""
+
+    def __init__(self, settings: FetchSettings, *, version: str = monitor.__version__) -> None:
+        self._settings = settings
+        self.user_agent = settings.user_agent.format(version=version, contact=settings.contact)
+        connect = settings.connect_timeout.total_seconds()
+        read = settings.read_timeout.total_seconds()
+        # httpx's read timeout is per chunk; the deadline bounds a whole attempt, so a server
+        # that drips bytes cannot hold a request open forever.
+        self._deadline = connect + read
+        self._client = httpx.AsyncClient(
+            headers={"User-Agent": self.user_agent},
+            timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=read),
+            follow_redirects=False,  # followed by hand: each hop is checked
+        )
+        self._gates: dict[tuple[str, int], _HostGate] = {}
+        self._robots: dict[str, _Robots] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: Accept = "any",
+    ) -> FetchResult:
+        """GET `url`, following redirects; raise FetchError when it cannot be had.
+
+        With `etag`/`last_modified` the request is conditional and an unchanged page comes
+        back as a result with status 304 and no content. accept="html" refuses responses
+        that are not web pages (reason "not_html") before reading their body.
+        """
+        headers = {"Accept": _ACCEPT_HEADERS[accept]}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return await self._follow(
+            url,
+            headers,
+            accept=accept,
+            obey_robots=self._settings.obey_robots,
+            retries=self._settings.retries,
+            validators=(etag, last_modified),
+        )
+
+    async def robots_sitemaps(self, url: str) -> list[str]:
+        """The Sitemap: URLs listed in the robots.txt of `url`'s host (cached)."""
+        _check_url(url)
+        rules = await self._robots_for(url)
+        if rules.parser is None:
+            return []
+        return list(rules.parser.site_maps() or [])
+
+    # --- redirects and retries ---------------------------------------------------------
+
+    async def _follow(
+        self,
+        url: str,
+        headers: dict[str, str],
+        *,
+        accept: Accept,
+        obey_robots: bool,
+        retries: int,
+        validators: tuple[str | None, str | None] = (None, None),
+    ) -> FetchResult:
+        _check_url(url)
+        start = current = urldefrag(url).url
+        seen = {current}
+        max_redirects = self._settings.max_redirects
+        for _ in range(max_redirects + 1):
+            try:
+                if obey_robots and not await self._allowed(current):
+                    raise FetchError(current, "robots", f"robots.txt disallows {ROBOTS_AGENT}")
+                outcome = await self._with_retries(current, headers, accept, retries, validators)
+            except FetchError as e:
+                if current == start:
+                    raise
+                raise FetchError(url, e.reason, f"{e.detail} (after redirect to {current})") from e
+            if isinstance(outcome, FetchResult):
+                return outcome
+            target = urldefrag(urljoin(current, outcome.location.strip())).url
+            if urlsplit(target).scheme.lower() not in _SCHEMES:
+                raise FetchError(url, "bad_scheme", f"redirect to a non-HTTP URL refused: {target}")
+            if target in seen:
+                raise FetchError(url, "redirect_loop", f"redirect loop back to {target}")
+            seen.add(target)
+            current = target
+        raise FetchError(url, "too_many_redirects", f"more than {max_redirects} redirects")
+
+    async def _with_retries(
+        self,
+        url: str,
+        headers: dict[str, str],
+        accept: Accept,
+        retries: int,
+        validators: tuple[str | None, str | None],
+    ) -> FetchResult | _Redirect:
+        limit = self._settings.max_retry_after.total_seconds()
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(url, headers, accept, validators)
+            except _Retryable as failure:
+                error = failure.error
+                if failure.retry_after is not None and failure.retry_after > limit:
+                    _log.warning(
+                        "giving up on %s: %s with Retry-After %.0fs, over the %.0fs limit",
+                        url,
+                        error.reason,
+                        failure.retry_after,
+                        limit,
+                    )
+                    detail = f"{error.detail}; server asks to wait {failure.retry_after:.0f}s"
+                    raise FetchError(url, error.reason, detail) from None
+                if attempt >= retries:
+                    if retries:
+                        _log.warning(
+                            "giving up on %s after %d attempts: %s", url, attempt + 1, error.reason
+                        )
+                    raise error from None
+                wait = failure.retry_after
+                if wait is None:
+                    wait = self._backoff(attempt)
+                attempt += 1
+                _log.info(
+                    "retry %d of %d for %s in %.2fs after %s",
+                    attempt,
+                    retries,
+                    url,
+                    wait,
+                    error.reason,
+                )
+                await asyncio.sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter, so many clients do not retry in step."""
+        base = self._settings.backoff.total_seconds()
+        ceiling = min(self._settings.max_retry_after.total_seconds(), base * 2**attempt)
+        return random.uniform(0, ceiling)
+
+    # --- one request ---------------------------------------------------------------------
+
+    async def _attempt(
+        self,
+        url: str,
+        headers: dict[str, str],
+        accept: Accept,
+        validators: tuple[str | None, str | None],
+    ) -> FetchResult | _Redirect:
+        if self._settings.block_private_addresses:
+            await _check_public(url)
+        try:
+            async with self._gate(url).turn():
+                async with asyncio.timeout(self._deadline):
+                    async with self._client.stream("GET", url, headers=headers) as response:
+                        return await self._receive(url, response, accept, validators)
+        except (TimeoutError, httpx.TimeoutException):
+            detail = f"no complete response within {self._deadline:g}s"
+            raise _Retryable(FetchError(url, "timeout", detail)) from None
+        except httpx.DecodingError as e:
+            raise FetchError(url, "decode", f"cannot decode the response body: {e}") from None
+        except httpx.TransportError as e:
+            detail = f"network error: {e or type(e).__name__}"
+            raise _Retryable(FetchError(url, "network", detail)) from None
+
+    async def _receive(
+        self,
+        url: str,
+        response: httpx.Response,
+        accept: Accept,
+        validators: tuple[str | None, str | None],
+    ) -> FetchResult | _Redirect:
+        status = response.status_code
+        media = _media_type(response.headers.get("content-type"))
+        etag = response.headers.get("etag")
+        last_modified = response.headers.get("last-modified")
+        if 300 <= status < 400 and status != 304 and response.headers.get("location"):
+            return _Redirect(response.headers["location"])
+        if status == 304:
+            # Keep the validators we sent when the server does not repeat them.
+            return FetchResult(
+                url, 304, b"", media, None, etag or validators[0], last_modified or validators[1]
+            )
+        if not 200 <= status < 300:
+            error = FetchError(url, f"http_{status}", f"HTTP {status} {response.reason_phrase}")
+            if status == 429 or status >= 500:
+                raise _Retryable(error, _retry_after(response.headers.get("retry-after")))
+            raise error
+        if accept == "html" and not _may_be_html(media):
+            raise FetchError(url, "not_html", f"not an HTML page ({media})")
+        max_bytes = self._settings.max_bytes
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > max_bytes:
+            raise FetchError(url, "too_large", f"body of {length} bytes is over {max_bytes}")
+        content = await self._read_body(url, response, sniff=accept == "html")
+        encoding = _charset(response.headers.get("content-type"), content, media)
+        return FetchResult(url, status, content, media, encoding, etag, last_modified)
+
+    async def _read_body(self, url: str, response: httpx.Response, *, sniff: bool) -> bytes:
+        """Read at most max_bytes of the decoded body, stopping as soon as it is exceeded.
+
+        aiter_bytes yields content-decoded chunks, so a gzip bomb hits the cap too (one raw
+        chunk can still expand in memory before the check).
+        """
+        max_bytes = self._settings.max_bytes
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > max_bytes:
+                raise FetchError(url, "too_large", f"body is over {max_bytes} bytes")
+            if sniff and len(body) >= _SNIFF_BYTES:
+                _refuse_binary(url, body)
+                sniff = False
+        if sniff:
+            _refuse_binary(url, body)
+        return bytes(body)
+
+    def _gate(self, url: str) -> _HostGate:
+        parts = urlsplit(url)
+        key = ((parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS[parts.scheme.lower()])
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = _HostGate(
+                self._settings.per_host_concurrency,
+                self._settings.per_host_delay.total_seconds(),
+            )
+            self._gates[key] = gate
+        return gate
+
+    # --- robots.txt ----------------------------------------------------------------------
+
+    async def _allowed(self, url: str) -> bool:
+        rules = await self._robots_for(url)
+        return rules.parser is None or rules.parser.can_fetch(ROBOTS_AGENT, url)
+
+    async def _robots_for(self, url: str) -> _Robots:
+        """The robots.txt rules of `url`'s origin, fetched once per TTL even when asked for
+        by many requests at the same time."""
+        origin = _origin(url)
+        loop = asyncio.get_running_loop()
+        rules = self._robots.get(origin)
+        if rules is not None and rules.expires > loop.time():
+            return rules
+        lock = self._robots_locks.setdefault(origin, asyncio.Lock())
+        async with lock:
+            rules = self._robots.get(origin)
+            if rules is None or rules.expires <= loop.time():
+                rules = await self._load_robots(origin)
+                self._robots[origin] = rules
+            return rules
+
+    async def _load_robots(self, origin: str) -> _Robots:
+        now = asyncio.get_running_loop().time()
+        ttl = self._settings.robots_ttl.total_seconds()
+        robots_url = origin + "/robots.txt"
+        try:
+            # No retries: if robots.txt cannot be had now, allow and ask again soon.
+            result = await self._follow(
+                robots_url,
+                {"Accept": "text/plain,*/*;q=0.1"},
+                accept="any",
+                obey_robots=False,
+                retries=0,
+            )
+        except FetchError as e:
+            if e.reason.startswith("http_4") and e.reason != "http_429":
+                # No robots.txt (or not for us to read): everything is allowed.
+                return _Robots(None, now + ttl)
+            # Server trouble: allow for now, but ask again soon.
+            _log.info("robots.txt of %s unavailable (%s); allowing for now", origin, e.reason)
+            return _Robots(None, now + self._settings.robots_error_ttl.total_seconds())
+        parser = RobotFileParser(robots_url)
+        parser.parse(result.text.splitlines())
+        return _Robots(parser, now + ttl)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in _SCHEMES:
+        raise FetchError(url, "bad_scheme", "only http:// and https:// URLs can be fetched")
+    if not parts.hostname:
+        raise FetchError(url, "bad_url", "the URL has no host")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+async def _check_public(url: str) -> None:
+    """Refuse hosts that resolve to private, loopback, link-local or reserved addresses.
+
+    The name is resolved again when connecting, so this narrows rather than closes the gap
+    for a hostile DNS server; it stops links and redirects that point inside the network.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or _DEFAULT_PORTS[parts.scheme.lower()]
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise _Retryable(FetchError(url, "network", f"cannot resolve {host}: {e}")) from None
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not address.is_global or address.is_multicast:
+            detail = f"{host} resolves to a non-public address ({address})"
+            raise FetchError(url, "private_address", detail)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _may_be_html(media: str) -> bool:
+    # Lenient on text/* and a missing header: servers mislabel pages; sniffing catches binaries.
+    return media in ("", "application/xhtml+xml") or media.startswith("text/")
+
+
+def _is_textual(media: str) -> bool:
+    return (
+        media == ""
+        or media.startswith("text/")
+        or media.endswith(("xml", "+json", "/json", "javascript"))
+    )
+
+
+def _refuse_binary(url: str, head: bytes | bytearray) -> None:
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            raise FetchError(url, "not_html", f"not an HTML page (content looks like {kind})")
+
+
+def _codec(name: bytes | str) -> str | None:
+    """Python's codec name for a declared charset, or None if Python does not know it."""
+    if isinstance(name, bytes):
+        name = name.decode("ascii", errors="replace")
+    try:
+        codec = codecs.lookup(name.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return _SUPERSETS.get(codec, codec)
+
+
+def _charset(content_type: str | None, content: bytes, media: str) -> str | None:
+    """The body's encoding: BOM, header charset, <meta>, XML declaration, then detection."""
+    if not content or not _is_textual(media):
+        return None
+    # A byte order mark is unambiguous, so it outranks the header (as in browsers).
+    for bom, name in _BOMS:
+        if content.startswith(bom):
+            return name
+    for param in (content_type or "").split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and (codec := _codec(value)):
+            return codec
+    head = content[:_CHARSET_SCAN_BYTES]
+    for pattern in (_META_CHARSET, _XML_ENCODING):
+        m = pattern.search(head)
+        if m and (codec := _codec(m.group(1))):
+            return codec
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return "utf-8"  # also pure ASCII; cheaper than detection and always right
+    best = charset_normalizer.from_bytes(content).best()
+    return _codec(best.encoding) if best is not None else "utf-8"

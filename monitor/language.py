@@ -1,0 +1,74 @@
+"""Which of the project's languages a text is in (py3langid, restricted to them).
+
+With all its languages py3langid sometimes answers `ary` for Arabic or `bg` for Russian;
+restricted to the languages our sources publish in it made no error on news texts, full or
+cut to 200 characters. Its model covers Turkmen and Uzbek in both scripts.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+LANGUAGES = ("ru", "kk", "ky", "tg", "uz", "tk", "az", "tr", "ar", "fa", "fr", "en")
+
+MIN_LETTERS = 12  # below this (a word or two) the model is a coin toss: trust the hint
+MAX_CHARS = 5000  # the opening of an article decides its language; keeps long pages fast
+CLEAR = 0.9  # a top probability at least this high is clear evidence; the hint cannot override
+WEAK = 0.5  # below this the model is unsure: the hint wins if it is one of our languages
+HINT_FLOOR = 0.1  # between WEAK and CLEAR the hint wins only if the model gives it this much
+
+# Letters Persian has and Arabic lacks (پ چ ژ گ, Persian yeh and keheh) and the reverse
+# (teh marbuta, Arabic yeh, kaf, alef maksura). The model sometimes swaps the two on short
+# texts; a text using only one side's letters settles it.
+_PERSIAN_ONLY = frozenset("پچژگیک")
+_ARABIC_ONLY = frozenset("ةيكى")
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> LanguageIdentifier:
+    """The model, loaded once per process and never changed after (read-only use)."""
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(LANGUAGES))
+    return identifier
+
+
+def normalise_code(code: str | None) -> str | None:
+    """'uz-Cyrl', 'ru_RU', 'KK' -> 'uz', 'ru', 'kk'; None for languages we do not know."""
+    if not code:
+        return None
+    base = code.strip().lower().replace("_", "-").split("-")[0]
+    return base if base in LANGUAGES else None
+
+
+def _arabic_script_language(text: str) -> str | None:
+    persian = sum(ch in _PERSIAN_ONLY for ch in text)
+    arabic = sum(ch in _ARABIC_ONLY for ch in text)
+    if persian and not arabic:
+        return "fa"
+    if arabic and not persian:
+        return "ar"
+    return None
+
+
+def detect(text: str, hint: str | None = None) -> str | None:
+    """ISO 639-1 code of the language of ``text``, or None when it cannot be told.
+
+    ``hint`` (a source's declared language) decides only when the text is too short or the
+    model is unsure; it never overrides a clear result.
+    """
+    hint = normalise_code(hint)
+    sample = text[:MAX_CHARS]
+    if sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
+        return hint
+    ranked = _identifier().rank(sample)
+    best, best_p = ranked[0]
+    if best in ("ar", "fa"):
+        best = _arabic_script_language(sample) or best
+    if best_p >= CLEAR or hint is None or hint == best:
+        return best
+    hint_p = dict(ranked).get(hint, 0.0)
+    if best_p < WEAK or hint_p >= HINT_FLOOR:
+        return hint
+    return best

@@ -1,0 +1,342 @@
+"""One source -> new stored items. Used by poll, run and backfill alike.
+
+discover entries -> skip known URLs -> fetch page -> extract -> content hash ->
+skip known hash -> classify -> store item, URLs and queued alerts in one transaction
+-> archive file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from monitor.alerts.routing import channel_wants
+from monitor.classify import Classification, Classifier, Evidence
+from monitor.config import Settings, Source
+from monitor.extract import Extracted, extract
+from monitor.fetch import Fetcher, FetchError
+from monitor.fingerprint import content_hash
+from monitor.sources import Entry, SourceError
+from monitor.sources.feed import parse_feed
+from monitor.sources.listing import parse_listing
+from monitor.sources.sitemap import parse_sitemap
+from monitor.store.archive import write_text_file
+from monitor.store.models import Alert, Item, utcnow
+from monitor.store.repo import Store
+from monitor.urls import canonical_url
+
+log = logging.getLogger("monitor.pipeline")
+
+# Article fetch failures that will not get better by asking again.
+PERMANENT_REASONS = {"http_404", "http_410", "not_html", "robots", "bad_scheme", "too_large"}
+# How deep a sitemap index is walked during a poll, and how many children at most.
+SITEMAP_DEPTH = 3
+SITEMAP_CHILDREN = 50
+
+
+@dataclass
+class PollReport:
+    source: str
+    discovered: int = 0
+    new: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    no_text: int = 0
+    relevant: int = 0
+    queued_alerts: int = 0
+    not_modified: bool = False
+    error: str | None = None  # the source itself failed
+    errors: Counter[str] = field(default_factory=Counter)  # article failures by reason
+    stored_ids: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    entries: list[Entry] | None  # None: 304 Not Modified
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class Document:
+    """What the pipeline knows about one article before it is stored."""
+
+    url: str
+    source: Source
+    text: str
+    title: str | None
+    published: datetime | None
+    language: str | None
+    author: str | None = None
+    urls: tuple[str, ...] = ()
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        fetcher: Fetcher,
+        classifier: Classifier | None,
+        *,
+        concurrency: int = 8,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.classifier = classifier
+        self.concurrency = concurrency
+        self.archive_dir = Path(settings.storage.archive_dir)
+
+    # --- discovery ----------------------------------------------------------
+
+    async def discover(
+        self, source: Source, report: PollReport, *, conditional: bool = True
+    ) -> Discovery:
+        """Entries the source lists now (None when it answered 304 Not Modified)."""
+        state = self.store.source_state(source.name)
+        accept = "feed" if source.kind == "feed" else "html" if source.kind == "html" else "any"
+        res = await self.fetcher.get(
+            source.url,
+            etag=state.etag if conditional else None,
+            last_modified=state.last_modified if conditional else None,
+            accept=accept,
+        )
+        entries: list[Entry] | None
+        if res.not_modified:
+            entries = None
+        elif source.kind == "feed":
+            feed = parse_feed(res.content, res.url, content_type=res.content_type)
+            if feed.problem:
+                log.warning("%s: feed is malformed but was read: %s", source.name, feed.problem)
+            entries = feed.entries
+        elif source.kind == "html":
+            entries = parse_listing(res.text, res.url, link_pattern=source.link_pattern)
+        else:
+            entries = await self._walk_sitemap(res.content, res.url, source, report)
+        return Discovery(entries, res.etag, res.last_modified)
+
+    async def _walk_sitemap(
+        self, content: bytes, url: str, source: Source, report: PollReport
+    ) -> list[Entry]:
+        entries: list[Entry] = []
+        queue: list[tuple[bytes, str, int]] = [(content, url, 0)]
+        fetched = 0
+        while queue:
+            body, at, depth = queue.pop(0)
+            sitemap = parse_sitemap(body, at)
+            entries.extend(sitemap.entries)
+            if depth >= SITEMAP_DEPTH:
+                continue
+            for child in sitemap.sitemaps:
+                if fetched >= SITEMAP_CHILDREN:
+                    break
+                fetched += 1
+                try:
+                    res = await self.fetcher.get(child)
+                except FetchError as e:
+                    report.errors[e.reason] += 1
+                    log.warning("%s: child sitemap %s: %s", source.name, child, e)
+                    continue
+                queue.append((res.content, res.url, depth + 1))
+        return entries
+
+    async def check(self, source: Source) -> tuple[Source, str, int]:
+        """Fetch and parse a source without storing anything: (source, verdict, entries)."""
+        try:
+            found = await self.discover(source, PollReport(source.name), conditional=False)
+        except (FetchError, SourceError) as e:
+            return source, f"FAILED: {e}", 0
+        n = len(found.entries or [])
+        return source, "ok" if n else "reachable, but lists no articles", n
+
+    # --- one poll -----------------------------------------------------------
+
+    async def poll(
+        self, source: Source, *, allow_alerts: bool = True, backfilled: bool = False
+    ) -> PollReport:
+        """Poll one source once. Never raises for a source or article failure."""
+        report = PollReport(source.name)
+        first_poll = self.store.source_state(source.name).polls == 0
+        try:
+            found = await self.discover(source, report)
+        except (FetchError, SourceError) as e:
+            report.error = str(e)
+            log.error("%s: %s", source.name, e)
+            self.store.record_poll(source.name, error=report.error)
+            return report
+        entries = found.entries
+        if entries is None:
+            report.not_modified = True
+            self.store.record_poll(source.name, error=None, keep_validators=True)
+            return report
+        report.discovered = len(entries)
+        entries = self._newest_first(entries)
+        fresh = set(self.store.unseen_urls([e.url for e in entries]))
+        todo = [e for e in entries if e.url in fresh][: source.max_items_per_poll]
+        report.new = len(todo)
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(entry: Entry) -> None:
+            async with sem:
+                await self._ingest_entry(
+                    entry,
+                    source,
+                    report,
+                    allow_alerts=allow_alerts and not backfilled,
+                    first_poll=first_poll,
+                    backfilled=backfilled,
+                )
+
+        await asyncio.gather(*(one(e) for e in todo))
+        self.store.record_poll(
+            source.name, error=None, etag=found.etag, last_modified=found.last_modified
+        )
+        log.info(
+            "%s: %d listed, %d new, %d stored, %d duplicates, %d errors",
+            source.name,
+            report.discovered,
+            report.new,
+            report.stored,
+            report.duplicates,
+            sum(report.errors.values()),
+        )
+        return report
+
+    @staticmethod
+    def _newest_first(entries: list[Entry]) -> list[Entry]:
+        # Undated entries keep their listed order, ahead of dated ones only if listed so.
+        if not any(e.published for e in entries):
+            return entries
+        return sorted(
+            entries, key=lambda e: e.published.timestamp() if e.published else 0.0, reverse=True
+        )
+
+    async def _ingest_entry(
+        self,
+        entry: Entry,
+        source: Source,
+        report: PollReport,
+        *,
+        allow_alerts: bool,
+        first_poll: bool,
+        backfilled: bool,
+    ) -> None:
+        try:
+            page = await self.fetcher.get(entry.url, accept="html")
+        except FetchError as e:
+            report.errors[e.reason] += 1
+            log.warning("%s: %s", source.name, e)
+            if e.reason in PERMANENT_REASONS:
+                self.store.mark_urls(
+                    [entry.url], source=source.name, outcome="skipped", item_id=None
+                )
+            return
+        ext = extract(page.text, page.url, feed_date=entry.published, language_hint=source.language)
+        final_url = canonical_url(page.url)
+        urls = [entry.url, final_url]
+        if ext is None or not ext.text.strip():
+            report.no_text += 1
+            self.store.mark_urls(urls, source=source.name, outcome="no_text", item_id=None)
+            return
+        doc = self._document(ext, entry, source, final_url, urls)
+        self.store_document(
+            doc, report, allow_alerts=allow_alerts, first_poll=first_poll, backfilled=backfilled
+        )
+
+    @staticmethod
+    def _document(
+        ext: Extracted, entry: Entry, source: Source, final_url: str, urls: list[str]
+    ) -> Document:
+        url = final_url
+        if ext.canonical_url:
+            url = canonical_url(ext.canonical_url, final_url)
+            urls.append(url)
+        return Document(
+            url=url,
+            source=source,
+            text=ext.text,
+            title=ext.title or entry.title,
+            published=ext.published or entry.published,
+            language=ext.language or source.language,
+            author=ext.author,
+            urls=tuple(urls),
+        )
+
+    # --- storing ------------------------------------------------------------
+
+    def store_document(
+        self,
+        doc: Document,
+        report: PollReport,
+        *,
+        allow_alerts: bool,
+        first_poll: bool = False,
+        backfilled: bool = False,
+    ) -> Item | None:
+        """Hash, classify and store one document; queue its alerts in the same transaction."""
+        digest = content_hash(doc.text)
+        if (known := self.store.item_by_hash(digest)) is not None:
+            report.duplicates += 1
+            self.store.mark_urls(
+                doc.urls, source=doc.source.name, outcome="duplicate", item_id=known.id
+            )
+            return None
+        verdict = (
+            self.classifier.classify(doc.title, doc.text, doc.language) if self.classifier else None
+        )
+        item = Item(
+            url=doc.url,
+            source=doc.source.name,
+            title=doc.title,
+            author=doc.author,
+            published=doc.published,
+            language=doc.language,
+            content_hash=digest,
+            text=doc.text,
+            backfilled=backfilled,
+        )
+        if verdict is not None:
+            item.relevance = round(verdict.relevance, 4)
+            item.tier = verdict.tier
+            item.evidence = [evidence_dict(e) for e in verdict.evidence]
+            item.classifier_version = getattr(self.classifier, "version", None)
+        alerts = []
+        if allow_alerts and verdict is not None and self._alert_due(doc.published, first_poll):
+            alerts = self._plan_alerts(verdict, doc)
+        stored, created = self.store.add_item(item, doc.urls, alerts)
+        if not created:
+            report.duplicates += 1
+            return None
+        report.stored += 1
+        report.stored_ids.append(stored.id or 0)
+        report.queued_alerts += len(alerts)
+        if verdict is not None and verdict.relevant:
+            report.relevant += 1
+        write_text_file(self.archive_dir, stored)
+        return stored
+
+    def _alert_due(self, published: datetime | None, first_poll: bool) -> bool:
+        """No floods: old articles, and undated ones met on a first poll, do not alert."""
+        if published is None:
+            return not first_poll
+        return utcnow() - published <= self.settings.alert_window
+
+    def _plan_alerts(self, verdict: Classification, doc: Document) -> list[Alert]:
+        return [
+            Alert(channel=ch.label, story_key="", kind="story")
+            for ch in self.settings.alerts
+            if channel_wants(ch, verdict, language=doc.language, source=doc.source.name)
+        ]
+
+
+def evidence_dict(e: Evidence) -> dict[str, object]:
+    return asdict(e)

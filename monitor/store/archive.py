@@ -1,0 +1,22 @@
+"""The plain-text archive: one `NNN_<content_hash>.txt` file per stored item."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from monitor.store.models import Item
+
+
+def archive_name(item: Item) -> str:
+    return f"{item.id:03d}_{item.content_hash}.txt"
+
+
+def write_text_file(folder: Path, item: Item) -> Path:
+    """Write the item's text atomically; the file's content hashes to its name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / archive_name(item)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(item.text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

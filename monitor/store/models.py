@@ -1,0 +1,93 @@
+"""Database tables. Every schema change comes with an Alembic migration in migrations/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(index: bool = False, nullable: bool = True) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), index=index, nullable=nullable)
+
+
+class SourceState(SQLModel, table=True):
+    """What the monitor remembers about one configured source between polls."""
+
+    __tablename__ = "source_state"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=200)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    polls: int = 0
+    last_poll_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_success_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error_at: datetime | None = Field(default=None, sa_column=_ts())
+    consecutive_failures: int = 0
+    next_poll_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class Item(SQLModel, table=True):
+    """One stored article: its text, where it came from and what the classifier said."""
+
+    __tablename__ = "item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(unique=True, index=True, max_length=2000)
+    source: str = Field(index=True, max_length=200)
+    title: str | None = Field(default=None, sa_column=Column(Text))
+    author: str | None = Field(default=None, max_length=500)
+    published: datetime | None = Field(default=None, sa_column=_ts(index=True))
+    fetched_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True, nullable=False))
+    language: str | None = Field(default=None, max_length=8)
+    content_hash: str = Field(unique=True, index=True, max_length=16)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    # Classifier output; null until a classifier has looked at the item.
+    relevance: float | None = None
+    tier: str | None = Field(default=None, max_length=16, index=True)
+    evidence: list[dict[str, object]] | None = Field(default=None, sa_column=Column(JSON))
+    classifier_version: str | None = Field(default=None, max_length=32)
+    story_id: int | None = Field(default=None, index=True)
+    duplicate_of: int | None = Field(default=None)
+    backfilled: bool = False
+
+
+class SeenUrl(SQLModel, table=True):
+    """Every URL that led somewhere final, so no URL is fetched twice."""
+
+    __tablename__ = "seen_url"
+
+    url: str = Field(primary_key=True, max_length=2000)
+    item_id: int | None = Field(default=None, index=True)
+    source: str = Field(max_length=200)
+    outcome: str = Field(max_length=32)  # stored | duplicate | no_text | skipped
+    seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Alert(SQLModel, table=True):
+    """Outbox: one row per (channel, story), written with the item, delivered later."""
+
+    __tablename__ = "alert"
+    __table_args__ = (UniqueConstraint("channel", "story_key", name="uq_alert_channel_story"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=200)
+    story_key: str = Field(max_length=64)
+    item_id: int | None = Field(default=None, index=True)
+    kind: str = Field(default="story", max_length=16)  # story | operator
+    status: str = Field(default="queued", max_length=16, index=True)  # queued | sent | failed
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    next_attempt_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(index=True, nullable=False)
+    )
+    sent_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    payload: dict[str, object] | None = Field(default=None, sa_column=Column(JSON))

@@ -1,0 +1,246 @@
+"""Repository: the only module that reads and writes the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from monitor.store.db import make_engine, migrate
+from monitor.store.models import Alert, Item, SeenUrl, SourceState, utcnow
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    source: str | None = None
+    relevant_only: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int | None = None
+
+
+class Store:
+    """Named operations over the database; sessions never leave this class."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Create the engine and apply pending migrations."""
+        engine = make_engine(url)
+        migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            yield s
+
+    # --- sources ------------------------------------------------------------
+
+    def source_state(self, name: str) -> SourceState:
+        with self.session() as s:
+            state = s.exec(select(SourceState).where(SourceState.name == name)).first()
+            if state is None:
+                state = SourceState(name=name)
+                s.add(state)
+                try:
+                    s.commit()
+                except IntegrityError:  # another process created it first
+                    s.rollback()
+                    state = s.exec(select(SourceState).where(SourceState.name == name)).one()
+            return state
+
+    def source_states(self) -> dict[str, SourceState]:
+        with self.session() as s:
+            return {st.name: st for st in s.exec(select(SourceState))}
+
+    def record_poll(
+        self,
+        name: str,
+        *,
+        error: str | None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        keep_validators: bool = False,
+    ) -> SourceState:
+        """Remember the outcome of one poll: validators on success, the error otherwise."""
+        now = utcnow()
+        with self.session() as s:
+            state = s.exec(select(SourceState).where(SourceState.name == name)).one()
+            state.polls += 1
+            state.last_poll_at = now
+            if error is None:
+                state.last_success_at = now
+                state.consecutive_failures = 0
+                if not keep_validators:
+                    state.etag, state.last_modified = etag, last_modified
+            else:
+                state.last_error, state.last_error_at = error, now
+                state.consecutive_failures += 1
+            s.add(state)
+            s.commit()
+            return state
+
+    # --- urls and items -----------------------------------------------------
+
+    def unseen_urls(self, urls: Sequence[str]) -> list[str]:
+        """The URLs among `urls` that have not led to a final outcome yet, in order."""
+        if not urls:
+            return []
+        seen: set[str] = set()
+        with self.session() as s:
+            for i in range(0, len(urls), 500):
+                chunk = list(urls[i : i + 500])
+                seen.update(s.exec(select(SeenUrl.url).where(col(SeenUrl.url).in_(chunk))))
+        return [u for u in dict.fromkeys(urls) if u not in seen]
+
+    def item_by_hash(self, content_hash: str) -> Item | None:
+        with self.session() as s:
+            return s.exec(select(Item).where(Item.content_hash == content_hash)).first()
+
+    def item(self, item_id: int) -> Item | None:
+        with self.session() as s:
+            return s.get(Item, item_id)
+
+    def mark_urls(
+        self, urls: Sequence[str], *, source: str, outcome: str, item_id: int | None
+    ) -> None:
+        with self.session() as s:
+            self._mark(s, urls, source=source, outcome=outcome, item_id=item_id)
+            s.commit()
+
+    @staticmethod
+    def _mark(
+        s: Session, urls: Sequence[str], *, source: str, outcome: str, item_id: int | None
+    ) -> None:
+        for url in dict.fromkeys(urls):
+            if s.get(SeenUrl, url) is None:
+                s.add(SeenUrl(url=url, source=source, outcome=outcome, item_id=item_id))
+
+    def add_item(
+        self, item: Item, urls: Sequence[str], alerts: Sequence[Alert] = ()
+    ) -> tuple[Item, bool]:
+        """Store `item` with its URLs and queued alerts in one transaction.
+
+        Returns (item, created). When an item with the same content hash or URL
+        exists, the existing one is returned and the URLs are recorded against it.
+        """
+        with self.session() as s:
+            existing = s.exec(
+                select(Item).where(
+                    (Item.content_hash == item.content_hash) | (Item.url == item.url)
+                )
+            ).first()
+            if existing is None:
+                s.add(item)
+                try:
+                    s.flush()
+                except IntegrityError:  # lost a race with another writer
+                    s.rollback()
+                    existing = s.exec(
+                        select(Item).where(
+                            (Item.content_hash == item.content_hash) | (Item.url == item.url)
+                        )
+                    ).one()
+            if existing is not None:
+                self._mark(s, urls, source=item.source, outcome="duplicate", item_id=existing.id)
+                s.commit()
+                return existing, False
+            assert item.id is not None
+            if item.story_id is None:
+                item.story_id = item.id
+            s.add(item)
+            self._mark(s, urls, source=item.source, outcome="stored", item_id=item.id)
+            for alert in alerts:
+                alert.item_id = item.id
+                alert.story_key = str(item.story_id)
+                # One alert per story and channel, ever; the unique constraint backs this up.
+                if not self._alert_exists(s, alert.channel, alert.story_key):
+                    s.add(alert)
+            s.commit()
+            return item, True
+
+    @staticmethod
+    def _alert_exists(s: Session, channel: str, story_key: str) -> bool:
+        q = select(Alert.id).where(Alert.channel == channel, Alert.story_key == story_key)
+        return s.exec(q).first() is not None
+
+    def update_classification(
+        self,
+        item_id: int,
+        *,
+        relevance: float | None,
+        tier: str | None,
+        evidence: list[dict[str, object]] | None,
+        version: str | None,
+    ) -> None:
+        with self.session() as s:
+            item = s.get(Item, item_id)
+            if item is None:
+                return
+            item.relevance, item.tier, item.evidence = relevance, tier, evidence
+            item.classifier_version = version
+            s.add(item)
+            s.commit()
+
+    def items(self, flt: ItemFilter = ItemFilter()) -> list[Item]:
+        q = select(Item)
+        if flt.source:
+            q = q.where(Item.source == flt.source)
+        if flt.relevant_only:
+            q = q.where(Item.tier == "relevant")
+        if flt.since:
+            q = q.where(func.coalesce(Item.published, Item.fetched_at) >= flt.since)
+        if flt.until:
+            q = q.where(func.coalesce(Item.published, Item.fetched_at) < flt.until)
+        q = q.order_by(col(Item.id))
+        if flt.limit:
+            q = q.limit(flt.limit)
+        with self.session() as s:
+            return list(s.exec(q))
+
+    def iter_items(self, batch: int = 500) -> Iterator[Item]:
+        """All items in id order, a batch at a time, for exports of any size."""
+        last = 0
+        while True:
+            with self.session() as s:
+                rows = list(
+                    s.exec(
+                        select(Item).where(col(Item.id) > last).order_by(col(Item.id)).limit(batch)
+                    )
+                )
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].id or last
+
+    def alerted_items(self, item_ids: Sequence[int]) -> set[int]:
+        """Ids among `item_ids` whose story has had an alert delivered."""
+        if not item_ids:
+            return set()
+        sent_stories = (
+            select(Item.story_id)
+            .join(Alert, col(Alert.item_id) == col(Item.id))
+            .where(col(Alert.status) == "sent")
+        )
+        with self.session() as s:
+            rows = s.exec(
+                select(Item.id)
+                .where(col(Item.id).in_(list(item_ids)))
+                .where(col(Item.story_id).in_(sent_stories))
+            )
+            return {i for i in rows if i is not None}
+
+    def count_items(self) -> int:
+        with self.session() as s:
+            return int(s.exec(select(func.count()).select_from(Item)).one())

@@ -1,0 +1,159 @@
+"""URL helpers: one canonical form per article URL, so a link seen twice is known once."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+# Query parameters that only say where a click came from. Matched case-insensitively on the
+# decoded name; every name starting with "utm_" is tracking too. Generic names such as
+# "from", "ref" or "share" are kept: news sites use them for paging and real content.
+TRACKING_PARAMS: frozenset[str] = frozenset(
+    {
+        # ad and social click ids
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "yclid",
+        "ysclid",
+        "msclkid",
+        "twclid",
+        "ttclid",
+        "li_fat_id",
+        "igshid",
+        "igsh",
+        "ref_src",
+        "ref_url",
+        "fb_action_ids",
+        "fb_action_types",
+        "fb_ref",
+        "fb_source",
+        # analytics and mailing tools
+        "_ga",
+        "_gl",
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "vero_id",
+        "vero_conv",
+        "oly_anon_id",
+        "oly_enc_id",
+        "rb_clickid",
+        "_openstat",
+        "spm",
+        "wickedid",
+        "__twitter_impression",
+    }
+)
+TRACKING_PREFIXES: tuple[str, ...] = ("utm_",)
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 3986 unreserved characters: percent-encoding them changes nothing, so decode them.
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# Characters left as they are in a path or query: unreserved, reserved and "%".
+_KEEP = _UNRESERVED | frozenset(":/?#[]@!$&'()*+,;=%")
+_PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def canonical_url(url: str, base: str | None = None) -> str:
+    """The canonical form of `url` (resolved against `base` if given).
+
+    Lower-case scheme and host, no default port, no fragment, no tracking parameters (the
+    others keep their order), "/" for an empty path, percent-encoding normalised (upper-case
+    hex, unreserved characters decoded, non-ASCII characters encoded as UTF-8).
+    """
+    url = url.strip()
+    if base:
+        url = urljoin(base.strip(), url)
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    netloc = _netloc(scheme, parts.netloc)
+    path = _remove_dot_segments(_normalise_escapes(parts.path))
+    if not path and netloc:
+        path = "/"
+    query = _clean_query(parts.query)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def host_of(url: str) -> str:
+    """The lower-case host name of `url` ("" if it has none)."""
+    return (urlsplit(url.strip()).hostname or "").rstrip(".")
+
+
+def same_site(url: str, other: str) -> bool:
+    """True when both URLs have the same host, ignoring a leading "www."."""
+    a, b = host_of(url).removeprefix("www."), host_of(other).removeprefix("www.")
+    return bool(a) and a == b
+
+
+def _netloc(scheme: str, netloc: str) -> str:
+    userinfo, at, hostport = netloc.rpartition("@")
+    host, port = hostport, ""
+    # The port is after the last ":" unless that ":" is inside an IPv6 literal.
+    if ":" in hostport and not hostport.endswith("]"):
+        host, _, port = hostport.rpartition(":")
+    if port and port.isdigit() and int(port) == _DEFAULT_PORTS.get(scheme):
+        port = ""
+    hostport = host.lower() + (f":{port}" if port else "")
+    return f"{userinfo}{at}{hostport}"
+
+
+def _normalise_escapes(part: str) -> str:
+    """Upper-case hex escapes, decode unreserved ones, encode what may not stand bare."""
+
+    def fix(m: re.Match[str]) -> str:
+        char = chr(int(m.group(1), 16))
+        return char if char in _UNRESERVED else "%" + m.group(1).upper()
+
+    out: list[str] = []
+    i = 0
+    while i < len(part):
+        ch = part[i]
+        if ch == "%":
+            m = _PCT.match(part, i)
+            out.append(fix(m) if m else "%25")
+            i += 3 if m else 1
+            continue
+        out.append(ch if ch in _KEEP else "".join(f"%{b:02X}" for b in ch.encode("utf-8")))
+        i += 1
+    return "".join(out)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """Resolve "." and ".." segments (RFC 3986, section 5.2.4)."""
+    if "." not in path or not path.startswith("/"):
+        return path
+    segments = path.split("/")
+    out: list[str] = []
+    for seg in segments:
+        if seg == ".":
+            continue
+        if seg == "..":
+            if len(out) > 1:
+                out.pop()
+            continue
+        out.append(seg)
+    if segments[-1] in (".", ".."):
+        out.append("")
+    return "/".join(out)
+
+
+def _is_tracking(name: str) -> bool:
+    name = _PCT.sub(lambda m: chr(int(m.group(1), 16)), name).lower()
+    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+
+
+def _clean_query(query: str) -> str:
+    kept = []
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        name = pair.split("=", 1)[0]
+        if not _is_tracking(name):
+            kept.append(_normalise_escapes(pair))
+    return "&".join(kept)
