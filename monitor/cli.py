@@ -98,6 +98,34 @@ def _print_reports(reports: list[PollReport]) -> None:
     out.print(table)
 
 
+# --- run ------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    http: Annotated[
+        str | None, typer.Option(help="Serve /healthz and /metrics on HOST:PORT.")
+    ] = None,
+) -> None:
+    """The daemon: poll every source on its interval and deliver alerts until stopped."""
+    from monitor.scheduler import Daemon
+    from monitor.web.health import parse_bind
+
+    if http:
+        try:
+            parse_bind(http)
+        except ValueError as e:
+            err.print(str(e))
+            raise typer.Exit(EXIT_CONFIG) from None
+    settings = _globals(ctx).settings
+
+    async def go() -> None:
+        await Daemon(settings, http=http).run()
+
+    _run(go())
+
+
 # --- poll ---------------------------------------------------------------------
 
 

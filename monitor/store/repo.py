@@ -241,6 +241,20 @@ class Store:
             )
             return {i for i in rows if i is not None}
 
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def outbox_stats(self) -> dict[str, tuple[int, datetime | None]]:
+        """Queued alerts per channel: (count, oldest created_at)."""
+        q = (
+            select(Alert.channel, func.count(), func.min(Alert.created_at))
+            .where(Alert.status == "queued")
+            .group_by(Alert.channel)
+        )
+        with self.session() as s:
+            return {ch: (int(n), oldest) for ch, n, oldest in s.exec(q)}
+
     def count_items(self) -> int:
         with self.session() as s:
             return int(s.exec(select(func.count()).select_from(Item)).one())

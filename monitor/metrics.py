@@ -1,0 +1,33 @@
+"""Prometheus metrics of one daemon process."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class Metrics:
+    """One registry per process (tests start several daemons in one interpreter)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.polls = Counter(
+            "oic_polls", "Source polls by outcome", ["source", "outcome"], registry=r
+        )
+        self.items = Counter("oic_items_stored", "Items stored", ["source"], registry=r)
+        self.article_errors = Counter(
+            "oic_article_errors", "Article fetch failures", ["source", "reason"], registry=r
+        )
+        self.alerts_sent = Counter("oic_alerts_sent", "Alerts delivered", ["channel"], registry=r)
+        self.alerts_failed = Counter(
+            "oic_alerts_failed", "Alert delivery attempts that failed", ["channel"], registry=r
+        )
+        self.alerts_queued = Gauge(
+            "oic_alerts_queued", "Alerts waiting in the outbox", ["channel"], registry=r
+        )
+        self.queue_age = Gauge(
+            "oic_alert_queue_age_seconds", "Age of the oldest queued alert", registry=r
+        )
+        self.last_success = Gauge(
+            "oic_source_last_success_timestamp", "Last successful poll", ["source"], registry=r
+        )

@@ -1,0 +1,163 @@
+"""The daemon: one APScheduler job per source, the alert dispatcher, health, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.alerts.dispatcher import dispatch_due
+from monitor.config import ConfigError, Settings, Source, load_settings
+from monitor.metrics import Metrics
+from monitor.runtime import Runtime
+from monitor.watch import after_poll, check_silence
+
+log = logging.getLogger("monitor.scheduler")
+
+# Signals must not leave a half-written poll behind; past this the daemon stops anyway.
+SHUTDOWN_GRACE = 8.0
+DISPATCH_EVERY = 5.0
+
+
+def jitter_for(interval: timedelta) -> int:
+    """Spread polls of many sources: a tenth of the interval, at most a minute."""
+    return int(min(interval.total_seconds() * 0.1, 60))
+
+
+class Daemon:
+    def __init__(self, settings: Settings, *, http: str | None = None) -> None:
+        self.settings = settings
+        self.http = http
+        self.metrics = Metrics()
+        self.stop_event = asyncio.Event()
+        self.inflight: set[asyncio.Task[object]] = set()
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.rt: Runtime | None = None
+        self.started_at = datetime.now(UTC)
+
+    # --- jobs ---------------------------------------------------------------
+
+    def _schedule(self, source: Source, *, first_run: datetime | None = None) -> None:
+        self.scheduler.add_job(
+            self._poll_job,
+            IntervalTrigger(
+                seconds=source.interval.total_seconds(), jitter=jitter_for(source.interval)
+            ),
+            id=source.name,
+            args=[source.name],
+            max_instances=1,  # never two runs of one source at once
+            coalesce=True,  # after a pause, one catch-up run, not a burst
+            misfire_grace_time=int(max(30, source.interval.total_seconds() / 2)),
+            next_run_time=first_run or datetime.now(UTC),
+            replace_existing=True,
+        )
+
+    async def _poll_job(self, name: str) -> None:
+        task = asyncio.current_task()
+        assert task is not None and self.rt is not None
+        self.inflight.add(task)
+        try:
+            source = next((s for s in self.settings.sources if s.name == name), None)
+            if source is None or self.stop_event.is_set():
+                return
+            report = await self.rt.pipeline.poll(source)
+            outcome = "not_modified" if report.not_modified else ("ok" if report.ok else "error")
+            self.metrics.polls.labels(name, outcome).inc()
+            self.metrics.items.labels(name).inc(report.stored)
+            for reason, n in report.errors.items():
+                self.metrics.article_errors.labels(name, reason).inc(n)
+            if report.ok:
+                self.metrics.last_success.labels(name).set(datetime.now(UTC).timestamp())
+            after_poll(self.rt.store, self.settings, source, report)
+        except Exception:
+            log.exception("%s: poll crashed; the source stays scheduled", name)
+        finally:
+            self.inflight.discard(task)
+
+    async def _dispatch_loop(self) -> None:
+        assert self.rt is not None
+        while not self.stop_event.is_set():
+            try:
+                report = await dispatch_due(self.rt.store, self.settings)
+                for channel, n in report.sent.items():
+                    self.metrics.alerts_sent.labels(channel).inc(n)
+                for channel, n in report.failed.items():
+                    self.metrics.alerts_failed.labels(channel).inc(n)
+                check_silence(self.rt.store, self.settings)
+            except Exception:
+                log.exception("alert dispatch failed; will retry")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), DISPATCH_EVERY)
+
+    # --- reload and stop ----------------------------------------------------
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the config; add, change and remove source jobs."""
+        path = self.settings.config_path
+        try:
+            new = load_settings(Path(path) if path else None)
+        except ConfigError as e:
+            log.error("reload refused, keeping the running config: %s", e)
+            return
+        old = {s.name: s for s in self.settings.sources if s.enabled}
+        fresh = {s.name: s for s in new.sources if s.enabled}
+        self.settings = new
+        assert self.rt is not None
+        self.rt.settings = new
+        self.rt.pipeline.settings = new
+        for name in old.keys() - fresh.keys():
+            self.scheduler.remove_job(name)
+            log.info("reload: removed source %s", name)
+        for name, src in fresh.items():
+            if name not in old:
+                self._schedule(src)
+                log.info("reload: added source %s", name)
+            elif old[name] != src:
+                job = self.scheduler.get_job(name)
+                self._schedule(src, first_run=job.next_run_time if job else None)
+                log.info("reload: updated source %s", name)
+
+    def request_stop(self) -> None:
+        if not self.stop_event.is_set():
+            log.info("stopping: finishing polls in flight")
+            self.stop_event.set()
+
+    # --- main ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        async with Runtime(self.settings) as rt:
+            self.rt = rt
+            for source in self.settings.sources:
+                if source.enabled:
+                    self._schedule(source)
+            self.scheduler.start()
+            tasks = [asyncio.create_task(self._dispatch_loop())]
+            if self.http:
+                from monitor.web.health import serve_health
+
+                tasks.append(asyncio.create_task(serve_health(self, self.http)))
+            log.info(
+                "running: %d sources, %d alert channels",
+                len(self.scheduler.get_jobs()),
+                len(self.settings.alerts),
+            )
+            await self.stop_event.wait()
+            self.scheduler.shutdown(wait=False)
+            if self.inflight:
+                _, pending = await asyncio.wait(set(self.inflight), timeout=SHUTDOWN_GRACE)
+                for t in pending:
+                    t.cancel()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        log.info("stopped")

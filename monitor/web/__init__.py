@@ -1,0 +1,1 @@
+"""HTTP side: health and metrics for the daemon."""

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from sqlalchemy import inspect
+from sqlmodel import select
+
+from monitor.fingerprint import content_hash
+from monitor.store.models import Alert, Item
+from monitor.store.repo import Store
+
+
+def make_item(text: str, url: str, source: str = "s1") -> Item:
+    return Item(url=url, source=source, title="t", text=text, content_hash=content_hash(text))
+
+
+def test_migrations_create_the_schema_and_rerun_cleanly(db_url: str) -> None:
+    Store.open(db_url).close()
+    store = Store.open(db_url)  # second start: nothing to do, no error
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"item", "seen_url", "source_state", "alert", "alembic_version"} <= tables
+
+
+def test_equal_text_is_stored_once_and_both_urls_are_remembered(db_url: str) -> None:
+    store = Store.open(db_url)
+    first, created = store.add_item(make_item("Один текст.", "https://a.kz/1"), ["https://a.kz/1"])
+    assert created
+    again, created = store.add_item(
+        make_item("Один   текст.", "https://b.kz/2"), ["https://b.kz/2"]
+    )
+    assert not created and again.id == first.id
+    assert store.count_items() == 1
+    assert store.unseen_urls(["https://a.kz/1", "https://b.kz/2", "https://c.kz/3"]) == [
+        "https://c.kz/3"
+    ]
+
+
+def test_alert_rows_are_written_with_the_item_once_per_story_and_channel(db_url: str) -> None:
+    store = Store.open(db_url)
+    item, _ = store.add_item(
+        make_item("Текст об ОИС.", "https://a.kz/1"),
+        ["https://a.kz/1"],
+        [Alert(channel="hook", story_key=""), Alert(channel="mail", story_key="")],
+    )
+    with store.session() as s:
+        rows = list(s.exec(select(Alert)))
+    assert sorted(r.channel for r in rows) == ["hook", "mail"]
+    assert {r.story_key for r in rows} == {str(item.story_id)}
+    assert all(r.item_id == item.id and r.status == "queued" for r in rows)
+
+
+def test_poll_state_keeps_validators_and_counts_failures(db_url: str) -> None:
+    store = Store.open(db_url)
+    store.source_state("s1")
+    store.record_poll("s1", error=None, etag='"abc"', last_modified="Mon, 01 Jan 2024 00:00:00 GMT")
+    store.record_poll("s1", error="timeout")
+    state = store.record_poll("s1", error="timeout")
+    assert state.etag == '"abc"' and state.consecutive_failures == 2 and state.polls == 3
+    state = store.record_poll("s1", error=None, keep_validators=True)
+    assert state.etag == '"abc"' and state.consecutive_failures == 0
