@@ -25,7 +25,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-sources_app = typer.Typer(help="List and check the configured sources.", invoke_without_command=True)
+sources_app = typer.Typer(
+    help="List and check the configured sources.", invoke_without_command=True
+)
 app.add_typer(sources_app, name="sources")
 
 out = Console(soft_wrap=True)
@@ -140,9 +142,11 @@ def poll(
     from monitor.runtime import Runtime
 
     settings = _globals(ctx).settings
-    chosen = [settings.source(n) for n in source] if source else [
-        s for s in settings.sources if s.enabled
-    ]
+    chosen = (
+        [settings.source(n) for n in source]
+        if source
+        else [s for s in settings.sources if s.enabled]
+    )
 
     async def go() -> list[PollReport]:
         async with Runtime(settings) as rt:
@@ -160,12 +164,16 @@ def items(
     ctx: typer.Context,
     format: Annotated[str, typer.Option("--format", help="jsonl, json, csv or table.")] = "table",
     relevant: Annotated[bool, typer.Option("--relevant", help="Only the relevant tier.")] = False,
+    stories: Annotated[
+        bool,
+        typer.Option("--stories", help="One row per story, with every outlet that carried it."),
+    ] = False,
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     since: Annotated[str | None, typer.Option(help="Published on or after DATE.")] = None,
     limit: Annotated[int | None, typer.Option(help="At most N items.")] = None,
 ) -> None:
     """Print stored items."""
-    from monitor.export import records, write_records
+    from monitor.export import records, story_records, write_records
     from monitor.store.repo import ItemFilter, Store
 
     if format not in ("jsonl", "json", "csv", "table"):
@@ -177,6 +185,22 @@ def items(
         source=source, relevant_only=relevant, since=_parse_day(since, "--since"), limit=limit
     )
     rows = store.items(flt)
+    if stories:
+        story_rows = list(story_records(store, rows))
+        if format != "table":
+            write_records(story_rows, format, sys.stdout)
+            return
+        table = Table("story", "copies", "tier", "score", "sources", "title")
+        for r in story_rows:
+            score = r["relevance"]
+            table.add_row(
+                str(r["story_id"]), str(r["copies"]), str(r["tier"] or "-"),
+                "-" if not isinstance(score, float) else f"{score:.2f}",
+                ", ".join(map(str, r["sources"])),  # type: ignore[call-overload]
+                str(r["title"] or "")[:70],
+            )  # fmt: skip
+        out.print(table)
+        return
     if format != "table":
         write_records(records(store, rows), format, sys.stdout)
         return

@@ -88,6 +88,11 @@ class FetchSettings(_Strict):
     block_private_addresses: bool = False
 
 
+class StorySettings(_Strict):
+    # Estimated shingle Jaccard above which a new item joins a stored item's story.
+    similarity: float = Field(default=0.5, gt=0.0, le=1.0)
+
+
 class Source(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     url: HttpUrl
@@ -160,6 +165,7 @@ class AlertChannel(_Strict):
 class Settings(_Strict):
     storage: StorageSettings = StorageSettings()
     fetch: FetchSettings = FetchSettings()
+    stories: StorySettings = StorySettings()
     alert_window: Duration = timedelta(hours=48)
     lexicon: Path | None = None
     sources: list[Source] = Field(default_factory=list)

@@ -56,6 +56,30 @@ def records(store: Store, items: list[Item]) -> Iterator[dict[str, object]]:
         yield item_record(item, alerted=item.id in alerted)
 
 
+def story_records(store: Store, items: list[Item]) -> Iterator[dict[str, object]]:
+    """One row per story, in the order its first copy was stored, listing every outlet."""
+    stories: dict[int, list[Item]] = {}
+    for item in items:
+        stories.setdefault(item.story_id or item.id or 0, []).append(item)
+    alerted = store.alerted_items([i.id for i in items if i.id is not None])
+    for story_id, copies in stories.items():
+        first = copies[0]
+        best = max(copies, key=lambda i: i.relevance or 0.0)
+        yield {
+            "story_id": story_id,
+            "title": first.title,
+            "published": first.published.isoformat() if first.published else None,
+            "tier": best.tier,
+            "relevance": best.relevance,
+            "relevant": best.tier == "relevant" if best.tier is not None else None,
+            "copies": len(copies),
+            "sources": list(dict.fromkeys(i.source for i in copies)),
+            "items": [i.id for i in copies],
+            "urls": [i.url for i in copies],
+            "alerted": any(i.id in alerted for i in copies),
+        }
+
+
 def write_records(rows: Iterable[dict[str, object]], fmt: str, out: IO[str]) -> int:
     n = 0
     if fmt == "jsonl":
@@ -68,9 +92,12 @@ def write_records(rows: Iterable[dict[str, object]], fmt: str, out: IO[str]) -> 
         out.write("\n")
         n = len(data)
     elif fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
+        writer: csv.DictWriter[str] | None = None
         for row in rows:
+            if writer is None:
+                fields = CSV_FIELDS if "content_hash" in row else list(row)
+                writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+                writer.writeheader()
             writer.writerow(row)
             n += 1
     else:

@@ -14,12 +14,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from monitor.alerts.routing import channel_wants
 from monitor.classify import Classification, Classifier, Evidence
 from monitor.config import Settings, Source
 from monitor.extract import Extracted, extract
 from monitor.fetch import Fetcher, FetchError
-from monitor.fingerprint import content_hash
+from monitor.fingerprint import band_keys, content_hash, pack, signature, similarity, unpack
 from monitor.sources import Entry, SourceError
 from monitor.sources.feed import parse_feed
 from monitor.sources.listing import parse_listing
@@ -293,6 +295,9 @@ class Pipeline:
         verdict = (
             self.classifier.classify(doc.title, doc.text, doc.language) if self.classifier else None
         )
+        sig = signature(doc.text)
+        bands = band_keys(sig)
+        story_id = self._story_of(sig, bands)
         item = Item(
             url=doc.url,
             source=doc.source.name,
@@ -303,6 +308,9 @@ class Pipeline:
             content_hash=digest,
             text=doc.text,
             backfilled=backfilled,
+            signature=pack(sig),
+            story_id=story_id,
+            duplicate_of=story_id,
         )
         if verdict is not None:
             item.relevance = round(verdict.relevance, 4)
@@ -310,9 +318,16 @@ class Pipeline:
             item.evidence = [evidence_dict(e) for e in verdict.evidence]
             item.classifier_version = getattr(self.classifier, "version", None)
         alerts = []
-        if allow_alerts and verdict is not None and self._alert_due(doc.published, first_poll):
+        if (
+            allow_alerts
+            and verdict is not None
+            and self._alert_due(doc.published, first_poll)
+            # A story alerts once: through its first relevant copy, or never when that
+            # copy was backfilled or arrived outside the alert window.
+            and not (story_id is not None and self.store.story_has_relevant(story_id))
+        ):
             alerts = self._plan_alerts(verdict, doc)
-        stored, created = self.store.add_item(item, doc.urls, alerts)
+        stored, created = self.store.add_item(item, doc.urls, alerts, bands)
         if not created:
             report.duplicates += 1
             return None
@@ -323,6 +338,15 @@ class Pipeline:
             report.relevant += 1
         write_text_file(self.archive_dir, stored)
         return stored
+
+    def _story_of(self, sig: np.ndarray, bands: list[int]) -> int | None:
+        """The story of the most similar stored item above the threshold, if any."""
+        best, best_story = 0.0, None
+        for cand in self.store.story_candidates(bands):
+            sim = similarity(sig, unpack(cand.signature))
+            if sim > best:
+                best, best_story = sim, cand.story_id
+        return best_story if best >= self.settings.stories.similarity else None
 
     def _alert_due(self, published: datetime | None, first_poll: bool) -> bool:
         """No floods: old articles, and undated ones met on a first poll, do not alert."""

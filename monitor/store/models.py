@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -79,6 +89,17 @@ class Item(SQLModel, table=True):
     story_id: int | None = Field(default=None, index=True)
     duplicate_of: int | None = Field(default=None)
     backfilled: bool = False
+    signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+
+
+class StoryBand(SQLModel, table=True):
+    """LSH band keys of an item's MinHash: equal keys make two items story candidates."""
+
+    __tablename__ = "story_band"
+
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    item_id: int = Field(primary_key=True)
+    band: int = Field(sa_column=Column(SmallInteger, nullable=False))
 
 
 class SeenUrl(SQLModel, table=True):

@@ -12,7 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from monitor.store.db import make_engine, migrate
-from monitor.store.models import Alert, Item, SeenUrl, SourceState, utcnow
+from monitor.store.models import Alert, Item, SeenUrl, SourceState, StoryBand, utcnow
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item_id: int
+    story_id: int
+    signature: bytes
 
 
 @dataclass(frozen=True)
@@ -127,8 +134,38 @@ class Store:
             if s.get(SeenUrl, url) is None:
                 s.add(SeenUrl(url=url, source=source, outcome=outcome, item_id=item_id))
 
+    def story_candidates(self, keys: Sequence[int], limit: int = 50) -> list[Candidate]:
+        """Stored items sharing at least one LSH band key, most shared keys first."""
+        if not keys:
+            return []
+        hits = func.count().label("hits")
+        q = (
+            select(StoryBand.item_id, hits)
+            .where(col(StoryBand.key).in_(list(keys)))
+            .group_by(col(StoryBand.item_id))
+            .order_by(hits.desc())
+            .limit(limit)
+        )
+        with self.session() as s:
+            ids = [item_id for item_id, _ in s.exec(q)]
+            if not ids:
+                return []
+            rows = s.exec(
+                select(Item.id, Item.story_id, Item.signature).where(col(Item.id).in_(ids))
+            )
+            return [Candidate(i, sid or i, sig) for i, sid, sig in rows if i is not None and sig]
+
+    def story_has_relevant(self, story_id: int) -> bool:
+        with self.session() as s:
+            q = select(Item.id).where(Item.story_id == story_id, Item.tier == "relevant")
+            return s.exec(q.limit(1)).first() is not None
+
     def add_item(
-        self, item: Item, urls: Sequence[str], alerts: Sequence[Alert] = ()
+        self,
+        item: Item,
+        urls: Sequence[str],
+        alerts: Sequence[Alert] = (),
+        bands: Sequence[int] = (),
     ) -> tuple[Item, bool]:
         """Store `item` with its URLs and queued alerts in one transaction.
 
@@ -160,6 +197,8 @@ class Store:
             if item.story_id is None:
                 item.story_id = item.id
             s.add(item)
+            for b, key in enumerate(dict.fromkeys(bands)):
+                s.add(StoryBand(key=key, item_id=item.id, band=b))
             self._mark(s, urls, source=item.source, outcome="stored", item_id=item.id)
             for alert in alerts:
                 alert.item_id = item.id
