@@ -115,9 +115,7 @@ def main() -> None:
     finally:
         store.close()
         if pg_name:
-            with psycopg.connect(
-                "postgresql://postgres@127.0.0.1:5432/test", autocommit=True
-            ) as c:
+            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as c:
                 c.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
     first, last = results[0], results[-1]
     print(f"growth {first[0]:,} -> {last[0]:,}: median x{last[1] / first[1]:.2f}, "

@@ -154,7 +154,12 @@ class AlertChannel(_Strict):
 
     @property
     def label(self) -> str:
-        return self.name or (self.url or self.smtp_host or self.kind)
+        """The channel's name in the outbox and logs; never the URL, which may hold a token."""
+        if self.name:
+            return self.name
+        if self.kind == "webhook":
+            return f"webhook:{urlsplit(self.url or '').hostname}"
+        return f"email:{','.join(self.to)}"
 
     def resolved_secret(self) -> str | None:
         if self.secret_env:
@@ -167,6 +172,7 @@ class Settings(_Strict):
     fetch: FetchSettings = FetchSettings()
     stories: StorySettings = StorySettings()
     alert_window: Duration = timedelta(hours=48)
+    failures_before_alert: int = Field(default=5, ge=1)  # failed polls in a row
     lexicon: Path | None = None
     sources: list[Source] = Field(default_factory=list)
     alerts: list[AlertChannel] = Field(default_factory=list)
@@ -180,6 +186,13 @@ class Settings(_Strict):
                 key = f"sources[{i}] ({s.name}).name"
                 raise _KeyedError(key, f"duplicate source name {s.name!r}")
             seen.add(s.name)
+        labels: set[str] = set()
+        for i, ch in enumerate(self.alerts):
+            if ch.label in labels:
+                raise _KeyedError(
+                    f"alerts[{i}].name", f"two channels are both {ch.label!r}: name them apart"
+                )
+            labels.add(ch.label)
         return self
 
     def source(self, name: str) -> Source:

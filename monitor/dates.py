@@ -17,6 +17,7 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -176,10 +177,7 @@ def _build(
 ) -> tuple[datetime, int, int] | None:
     """The datetime a pattern match stands for, with its span widened to a nearby time."""
     groups = match.groupdict()
-    if groups.get("mon"):
-        month = _month_number(groups["mon"].rstrip("."))
-    else:
-        month = int(groups["m"])
+    month = _month_number(groups["mon"].rstrip(".")) if groups.get("mon") else int(groups["m"])
     if month is None:
         return None
     day = int(groups["d"])
@@ -202,7 +200,9 @@ def _build(
         if groups.get("y"):
             value = datetime(_year(groups["y"]), month, day, hour, minute, second, tzinfo=tz)
         elif reference is not None:
-            anchor = reference.astimezone(UTC) if reference.tzinfo else reference.replace(tzinfo=UTC)
+            anchor = (
+                reference.astimezone(UTC) if reference.tzinfo else reference.replace(tzinfo=UTC)
+            )
             value = datetime(anchor.year, month, day, hour, minute, second, tzinfo=tz)
             if value > anchor + FUTURE_TOLERANCE:
                 value = value.replace(year=anchor.year - 1)
@@ -246,6 +246,19 @@ def _dateparser(text: str, language: str | None) -> datetime | None:
     return value if _acceptable(value) else None
 
 
+def _machine_date(text: str) -> datetime | None:
+    """ISO 8601 (meta tags, JSON-LD) or RFC 2822 (feeds, HTTP), as aware UTC."""
+    value: datetime | None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            value = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def _base_language(language: str | None) -> str | None:
     return language.lower().replace("_", "-").split("-")[0] if language else None
 
@@ -261,12 +274,8 @@ def parse_date(
     text = text.strip().translate(_DIGITS)
     if not text:
         return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        pass
-    else:
-        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    value = _machine_date(text)
+    if value is not None:
         return value if _acceptable(value) else None
     for item in iter_dates(text, reference=reference):
         return item.value
@@ -282,7 +291,11 @@ def find_date_in_text(
     reference: datetime | None = None,
     limit: int = TEXT_SCAN_CHARS,
 ) -> datetime | None:
-    """The first date in the first ``limit`` characters of an article's text, as aware UTC."""
+    """The first date in the first ``limit`` characters of an article's text, as aware UTC.
+
+    ``language`` is accepted for symmetry with parse_date: month names of every project
+    language are read whatever it says, since pages mix languages.
+    """
     head = text[:limit]
     for item in iter_dates(head, reference=reference):
         return item.value

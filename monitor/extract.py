@@ -1,9 +1,81 @@
-"""Article text, title, date and language from an HTML page (trafilatura plus fallbacks)."""
+"""Article text, title, date and language from an HTML page (trafilatura plus fallbacks).
+
+trafilatura finds the article body; with ``favor_precision`` few furniture lines survive,
+and the rest are dropped with the per-language lists in ``data/boilerplate.toml``. The
+publication date comes from the page's own metadata (meta tags, JSON-LD, <time> in the
+article), then the feed entry, the URL and finally a date written beside the title: never
+from htmldate on the whole page, which picked dates from "latest news" sidebars.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement
+from trafilatura.settings import Document
+from trafilatura.utils import load_html
+
+from monitor.dates import DateMatch, find_date_in_text, iter_dates, parse_date
+from monitor.language import detect
+
+BOILERPLATE_FILE = "data/boilerplate.toml"
+
+# Whole-page date search in trafilatura's metadata pass is not used (see module doc);
+# keep it cheap.
+_TRAFILATURA_DATE_PARAMS = {"extensive_search": False, "original_date": True}
+
+MIN_PROSE_CHARS = 60  # a page is an article only if some line this long reads as prose
+TITLE_WINDOW_BEFORE = 200  # characters of page text before the title searched for its date
+TITLE_WINDOW_AFTER = 300  # ... and after it
+DATE_LINE_DIGIT_SPAN = 25
+SHORT_DATE_LINE_REST = 40  # "13.01.2026, 13:31 636": a date and a little more is furniture
+
+# Meta tags carrying the publication time, by property/name/itemprop (lower case).
+PUBLISHED_META_KEYS = (
+    "article:published_time",
+    "og:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "published_time",
+    "publishdate",
+    "publish-date",
+    "publish_date",
+    "publication_date",
+    "pubdate",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date",
+    "dcterms.date",
+    "dcterms.created",
+    "sailthru.date",
+    "parsely-pub-date",
+    "article.published",
+    "date",
+)
+
+_TITLE_SEPARATORS = re.compile(r"\s+[|–—:»·-]\s+|\s*::\s*")
+_URL_DATE = (
+    re.compile(r"/((?:19|20)\d{2})/([01]?\d)/([0-3]?\d)(?:/|$|\D)"),
+    re.compile(r"(?<!\d)((?:19|20)\d{2})-([01]\d)-([0-3]\d)(?!\d)"),
+)
+_PROSE_END = re.compile(r"[.!?…؟۔][\"'»”’)]*$")
+_SENTENCE_INSIDE = re.compile(r"[.!?]\s+\S")
+_APOSTROPHES = str.maketrans({c: "'" for c in "‘’ʻʼ`´ʹ"})
+_LETTER_VARIANTS = str.maketrans({"ي": "ی", "ك": "ک", "ى": "ی", "ё": "е", "\u200c": " "})
+_LEADING_MARKS = " \t•·-–—►▶»>*|+"
+_LABEL_MARKS = ":：-–—|»›/,."
 
 
 @dataclass(frozen=True)
@@ -14,3 +86,389 @@ class Extracted:
     published: datetime | None  # timezone-aware UTC, or None when unknown
     language: str | None  # ISO 639-1 code
     canonical_url: str | None
+
+
+# --- boilerplate lines -------------------------------------------------------------------
+
+
+def _fold(text: str, *, strip_marks: bool = True) -> str:
+    """A line reduced for comparison: case, apostrophes, letter variants, spacing."""
+    text = unicodedata.normalize("NFC", text).casefold().replace("\u0307", "")
+    text = " ".join(text.translate(_APOSTROPHES).translate(_LETTER_VARIANTS).split())
+    return text.strip(_LEADING_MARKS) if strip_marks else text
+
+
+@dataclass(frozen=True)
+class BoilerplateRules:
+    """The lists of ``data/boilerplate.toml``, folded and merged over all languages."""
+
+    phrases: dict[str, tuple[str, ...]]  # by first character, longest first
+    sections: frozenset[str]
+    tokens: frozenset[str]
+    counter: re.Pattern[str]
+    max_line_chars: int
+    section_line_chars: int
+
+    @classmethod
+    def from_toml(cls, raw: str) -> BoilerplateRules:
+        data = tomllib.loads(raw)
+        phrases: set[str] = set()
+        sections: set[str] = set()
+        tokens: set[str] = set()
+        counter_words: set[str] = set()
+        for value in data.values():
+            if not isinstance(value, dict):
+                continue
+            phrases.update(_fold(p) for p in value.get("phrases", []))
+            sections.update(_fold(p).rstrip(":") for p in value.get("sections", []))
+            tokens.update(_fold(p, strip_marks=False) for p in value.get("tokens", []))
+            counter_words.update(_fold(p) for p in value.get("counter_words", []))
+        words = "|".join(re.escape(w) for w in sorted(counter_words, key=len, reverse=True))
+        counter = re.compile(
+            rf"^(?:(?:{words})\s*:?\s*)?\d[\d\s.,]*(?:k|к|тыс\.?)?\s*(?:{words})?\.?$"
+        )
+        by_initial: dict[str, list[str]] = {}
+        for phrase in sorted(phrases, key=len, reverse=True):
+            by_initial.setdefault(phrase[0], []).append(phrase)
+        return cls(
+            phrases={initial: tuple(group) for initial, group in by_initial.items()},
+            sections=frozenset(sections),
+            tokens=frozenset(tokens),
+            counter=counter,
+            max_line_chars=int(data["max_line_chars"]),
+            section_line_chars=int(data["section_line_chars"]),
+        )
+
+    def is_phrase_line(self, folded: str) -> bool:
+        if not folded or len(folded) > self.max_line_chars:
+            return False
+        for phrase in self.phrases.get(folded[0], ()):
+            if not folded.startswith(phrase):
+                continue
+            rest = folded[len(phrase) :]
+            if not phrase[-1].isalnum():  # "©2025", "фото:пресс-служба"
+                return True
+            if not any(ch.isalnum() for ch in rest) or rest[0] in _LABEL_MARKS:
+                return True
+            # "читайте также Заголовок", "Copyright 2025 ...": not "Share prices rose"
+            if rest[0] == " " and (" " in phrase or rest[1:2].isdigit()):
+                return True
+        return False
+
+    def is_token_line(self, unstripped: str) -> bool:
+        """``unstripped``: the line folded without removing its leading/trailing marks."""
+        words = [w.strip(":,.!") for w in unstripped.split()]
+        words = [w for w in words if w]
+        return bool(words) and all(w in self.tokens for w in words)
+
+    def is_section_heading(self, folded: str) -> bool:
+        return folded.rstrip(": ") in self.sections
+
+
+@lru_cache(maxsize=1)
+def boilerplate_rules() -> BoilerplateRules:
+    """The rules from the packaged data file (read once)."""
+    raw = resources.files("monitor").joinpath(BOILERPLATE_FILE).read_text(encoding="utf-8")
+    return BoilerplateRules.from_toml(raw)
+
+
+def _looks_like_prose(line: str) -> bool:
+    line = line.strip()
+    return len(line) >= MIN_PROSE_CHARS and bool(
+        _PROSE_END.search(line) or _SENTENCE_INSIDE.search(line)
+    )
+
+
+def _is_date_line(line: str) -> bool:
+    """A line led by a date that is a dateline or another story's date and headline."""
+    if not any(ch.isdigit() for ch in line[:DATE_LINE_DIGIT_SPAN]):
+        return False  # cheap test first: every date form has its day within this span
+    first: DateMatch | None = next(iter_dates(line[:60]), None)
+    if first is None or first.start > 2:
+        return False
+    rest = line[first.end :].strip(" ,|/·-–—")
+    if len(rest) <= SHORT_DATE_LINE_REST and not _looks_like_prose(rest):
+        return True
+    has_time = ":" in line[first.start : first.end]
+    return (
+        has_time
+        and len(rest) <= boilerplate_rules().section_line_chars
+        and not (_PROSE_END.search(rest))
+    )
+
+
+def strip_boilerplate(text: str, title: str | None = None) -> str:
+    """``text`` without the lines that are page furniture rather than article.
+
+    Only whole lines go, and only short ones or ones matching a listed pattern exactly:
+    the title printed again, "read also" lines, photo credits, view counters, datelines,
+    share buttons, copyright notices and "related news" blocks.
+    """
+    rules = boilerplate_rules()
+    folded_title = _fold(title) if title else None
+    kept: list[str] = []
+    in_section = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        unstripped = _fold(stripped, strip_marks=False)
+        folded = unstripped.strip(_LEADING_MARKS)
+        if not folded:
+            continue
+        if rules.is_section_heading(folded):
+            in_section = True
+            continue
+        if in_section:
+            if len(stripped) <= rules.section_line_chars and not _PROSE_END.search(stripped):
+                continue
+            in_section = False
+        if (
+            folded == folded_title
+            or rules.counter.match(folded)
+            or rules.is_phrase_line(folded)
+            or rules.is_token_line(unstripped)
+            or _is_date_line(stripped.lstrip(_LEADING_MARKS))
+        ):
+            continue
+        kept.append(stripped)
+    return "\n".join(kept)
+
+
+# --- title, canonical URL ----------------------------------------------------------------
+
+
+def _clean_space(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _headings(tree: HtmlElement) -> list[str]:
+    return [t for t in (_clean_space(h.text_content()) for h in tree.iter("h1")) if t]
+
+
+def clean_title(title: str | None, sitename: str | None, headings: list[str]) -> str | None:
+    """The article title without a " | Site name" part."""
+    if not title:
+        return headings[0] if headings else None
+    title = _clean_space(title)
+    for heading in headings:
+        if title == heading:
+            return title
+        if title.startswith(heading) and _TITLE_SEPARATORS.match(title, len(heading)):
+            return heading
+        if title.endswith(heading) and _TITLE_SEPARATORS.search(title[: -len(heading)] + " "):
+            return heading
+    if sitename:
+        parts = _TITLE_SEPARATORS.split(title)
+        rest = [p for p in parts if _fold(p) != _fold(sitename)]
+        if rest and len(rest) < len(parts):
+            return " – ".join(rest)
+    # " | " separates a site's name far more often than it belongs to a headline
+    head, bar, tail = title.rpartition(" | ")
+    if bar and head and len(tail) < len(head):
+        return head.strip()
+    return title
+
+
+def canonical_url(tree: HtmlElement, url: str) -> str | None:
+    """<link rel=canonical> or og:url, made absolute against the page URL."""
+    candidates = [
+        link.get("href")
+        for link in tree.iter("link")
+        if "canonical" in (link.get("rel") or "").lower().split()
+    ]
+    candidates += [
+        meta.get("content")
+        for meta in tree.iter("meta")
+        if (meta.get("property") or meta.get("name") or "").lower() == "og:url"
+    ]
+    for href in candidates:
+        if href and href.strip():
+            absolute = urljoin(url, href.strip())
+            if urlsplit(absolute).scheme in ("http", "https"):
+                return absolute
+    return None
+
+
+# --- dates -------------------------------------------------------------------------------
+
+
+def _json_ld_values(node: Any, key: str) -> Iterator[str]:
+    if isinstance(node, dict):
+        value = node.get(key)
+        if isinstance(value, str):
+            yield value
+        for child in node.values():
+            yield from _json_ld_values(child, key)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _json_ld_values(child, key)
+
+
+def _metadata_date_strings(tree: HtmlElement) -> Iterator[str]:
+    """Publication-time strings the page states about itself, most explicit first."""
+    by_key: dict[str, str] = {}
+    for meta in tree.iter("meta"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        content = meta.get("content")
+        if key in PUBLISHED_META_KEYS and content and key not in by_key:
+            by_key[key] = content
+    for key in PUBLISHED_META_KEYS:
+        if key in by_key:
+            yield by_key[key]
+    for script in tree.iter("script"):
+        if (script.get("type") or "").lower() == "application/ld+json" and script.text:
+            try:
+                data = json.loads(script.text)
+            except ValueError:
+                continue
+            yield from _json_ld_values(data, "datePublished")
+    for element in tree.xpath('//*[@itemprop="datePublished"]'):
+        value = element.get("datetime") or element.get("content") or element.text_content()
+        if value:
+            yield value
+    for time in tree.xpath("//article//time[@datetime] | //time[@pubdate][@datetime]"):
+        yield time.get("datetime")
+
+
+def metadata_date(tree: HtmlElement) -> datetime | None:
+    """The publication date from meta tags, JSON-LD, microdata or <time> in the article."""
+    for value in _metadata_date_strings(tree):
+        parsed = parse_date(value)
+        if parsed:
+            return parsed
+    return None
+
+
+def date_from_url_path(url: str) -> datetime | None:
+    """A date written in the URL path as /YYYY/MM/DD/ or YYYY-MM-DD."""
+    path = urlsplit(url).path
+    for pattern in _URL_DATE:
+        match = pattern.search(path)
+        if match:
+            year, month, day = (int(g) for g in match.groups())
+            try:
+                value = datetime(year, month, day, tzinfo=UTC)
+            except ValueError:
+                continue
+            return parse_date(value.isoformat())  # applies the plausibility range
+    return None
+
+
+_INVISIBLE = frozenset({"script", "style", "noscript", "template"})
+
+
+def _visible_text(tree: HtmlElement) -> str:
+    """The page's text in document order, one text node a line, without scripts."""
+    body = tree.find("body")
+    if body is None:
+        return ""
+    parts: list[str] = []
+    for event, element in etree.iterwalk(body, events=("start", "end")):
+        if event == "start":
+            if isinstance(element.tag, str) and element.tag not in _INVISIBLE and element.text:
+                parts.append(element.text)
+        elif element.tail and element is not body:
+            parts.append(element.tail)
+    return "\n".join(p.strip() for p in parts if p.strip())
+
+
+def date_beside_title(page_text: str, title: str | None) -> datetime | None:
+    """The date written closest to the title in the page's text (before or after it)."""
+    if not title:
+        return None
+    position = page_text.find(title)
+    if position < 0:
+        return None
+    title_end = position + len(title)
+    start = max(0, position - TITLE_WINDOW_BEFORE)
+    window = page_text[start : title_end + TITLE_WINDOW_AFTER]
+    title_start, title_stop = position - start, title_end - start
+    best: tuple[int, datetime] | None = None
+    for found in iter_dates(window):
+        if found.end <= title_start:
+            distance = title_start - found.end
+        elif found.start >= title_stop:
+            distance = found.start - title_stop
+        else:
+            continue
+        if best is None or distance < best[0]:
+            best = (distance, found.value)
+    return best[1] if best else None
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# --- the stage ---------------------------------------------------------------------------
+
+
+def _bare_extraction(tree: HtmlElement, url: str) -> Document | None:
+    result = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        with_metadata=True,
+        favor_precision=True,
+        include_comments=False,
+        include_tables=False,
+        include_images=False,
+        date_extraction_params=dict(_TRAFILATURA_DATE_PARAMS),
+    )
+    return result if isinstance(result, Document) else None
+
+
+# News pages carry 1,000-5,000 elements; extraction time grows with their number (a
+# 200,000-element page took a minute), so a page far past that is refused, not parsed.
+MAX_ELEMENTS = 60_000
+
+
+class PageTooComplex(ValueError):
+    """The page has too many elements to extract in reasonable time."""
+
+
+def extract(
+    html: str,
+    url: str,
+    *,
+    feed_date: datetime | None = None,
+    language_hint: str | None = None,
+) -> Extracted | None:
+    """The article on an HTML page, or None when the page has no article text.
+
+    Pure: no I/O. ``feed_date`` (from the feed entry or sitemap) is used when the page
+    states no date of its own; ``language_hint`` (the source's language) only settles
+    texts too short or too ambiguous to identify.
+    """
+    if not html or not html.strip():
+        return None
+    tree = load_html(html)
+    if tree is None:
+        return None
+    elements = sum(1 for _ in tree.iter())
+    if elements > MAX_ELEMENTS:
+        raise PageTooComplex(f"{url}: {elements:,} HTML elements, more than {MAX_ELEMENTS:,}")
+    document = _bare_extraction(tree, url)
+    if document is None or not document.text:
+        return None
+    headings = _headings(tree)
+    title = clean_title(document.title, document.sitename, headings)
+    text = strip_boilerplate(document.text, title)
+    if not any(_looks_like_prose(line) for line in text.splitlines()):
+        return None  # an index of links or a stub, not an article
+    language = detect(text, hint=language_hint)
+    published = (
+        metadata_date(tree)
+        or _as_utc(feed_date)
+        or date_from_url_path(url)
+        or date_beside_title(_visible_text(tree), title)
+        or find_date_in_text(document.text, language)
+    )
+    return Extracted(
+        text=text,
+        title=title,
+        author=document.author,
+        published=published,
+        language=language,
+        canonical_url=canonical_url(tree, url),
+    )

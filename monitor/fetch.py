@@ -79,7 +79,12 @@ _SUPERSETS = {"iso8859-1": "cp1252", "ascii": "cp1252"}
 
 
 class FetchError(Exception):
-    """A URL could not be fetched. `reason` is a short kind such as "timeout" or "http_404"."""
+    """A URL could not be fetched; str() names the URL and what was wrong.
+
+    `reason` is a short kind: "timeout", "network", "http_<status>", "too_large", "robots",
+    "redirect_loop", "too_many_redirects", "bad_scheme", "bad_url", "not_html",
+    "private_address" or "decode".
+    """
 
     def __init__(self, url: str, reason: str, detail: str) -> None:
         super().__init__(f"{url}: {detail}")
@@ -110,6 +115,21 @@ class FetchResult:
 @dataclass(frozen=True)
 class _Redirect:
     location: str
+
+
+class _RedirectSeen(Exception):
+    """Raised from a response hook so httpx never parses Location itself: it would turn
+    "javascript:..." or a malformed value into a generic error that looks retryable."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+async def _stop_at_redirect(response: httpx.Response) -> None:
+    location = response.headers.get("location")
+    if location and 300 <= response.status_code < 400 and response.status_code != 304:
+        raise _RedirectSeen(location)
 
 
 class _Retryable(Exception):
@@ -162,6 +182,7 @@ class Fetcher:
             headers={"User-Agent": self.user_agent},
             timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=read),
             follow_redirects=False,  # followed by hand: each hop is checked
+            event_hooks={"response": [_stop_at_redirect]},
         )
         self._gates: dict[tuple[str, int], _HostGate] = {}
         self._robots: dict[str, _Robots] = {}
@@ -231,7 +252,9 @@ class Fetcher:
     ) -> FetchResult:
         _check_url(url)
         start = current = urldefrag(url).url
-        seen = {current}
+        # A URL revisited with the same cookies would get the same answer: that is a loop.
+        # Revisited after the server set a cookie (consent and cookie-check pages), it is not.
+        seen = {(current, self._cookie_state())}
         max_redirects = self._settings.max_redirects
         for _ in range(max_redirects + 1):
             try:
@@ -244,12 +267,18 @@ class Fetcher:
                 raise FetchError(url, e.reason, f"{e.detail} (after redirect to {current})") from e
             if isinstance(outcome, FetchResult):
                 return outcome
-            target = urldefrag(urljoin(current, outcome.location.strip())).url
-            if urlsplit(target).scheme.lower() not in _SCHEMES:
+            try:
+                target = urldefrag(urljoin(current, outcome.location.strip())).url
+                scheme = urlsplit(target).scheme.lower()
+            except ValueError:
+                detail = f"redirect to an unusable URL: {outcome.location!r}"
+                raise FetchError(url, "bad_url", detail) from None
+            if scheme not in _SCHEMES:
                 raise FetchError(url, "bad_scheme", f"redirect to a non-HTTP URL refused: {target}")
-            if target in seen:
+            visit = (target, self._cookie_state())
+            if visit in seen:
                 raise FetchError(url, "redirect_loop", f"redirect loop back to {target}")
-            seen.add(target)
+            seen.add(visit)
             current = target
         raise FetchError(url, "too_many_redirects", f"more than {max_redirects} redirects")
 
@@ -298,6 +327,11 @@ class Fetcher:
                 )
                 await asyncio.sleep(wait)
 
+    def _cookie_state(self) -> frozenset[tuple[str, str, str, str]]:
+        return frozenset(
+            (c.domain, c.path, c.name, c.value or "") for c in self._client.cookies.jar
+        )
+
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter, so many clients do not retry in step."""
         base = self._settings.backoff.total_seconds()
@@ -320,9 +354,16 @@ class Fetcher:
                 async with asyncio.timeout(self._deadline):
                     async with self._client.stream("GET", url, headers=headers) as response:
                         return await self._receive(url, response, accept, validators)
-        except (TimeoutError, httpx.TimeoutException):
+        except _RedirectSeen as redirect:
+            return _Redirect(redirect.location)
+        except TimeoutError:
             detail = f"no complete response within {self._deadline:g}s"
             raise _Retryable(FetchError(url, "timeout", detail)) from None
+        except httpx.TimeoutException as e:
+            detail = f"timed out ({type(e).__name__})"
+            raise _Retryable(FetchError(url, "timeout", detail)) from None
+        except httpx.InvalidURL as e:
+            raise FetchError(url, "bad_url", f"unusable URL: {e}") from None
         except httpx.DecodingError as e:
             raise FetchError(url, "decode", f"cannot decode the response body: {e}") from None
         except httpx.TransportError as e:
@@ -335,13 +376,11 @@ class Fetcher:
         response: httpx.Response,
         accept: Accept,
         validators: tuple[str | None, str | None],
-    ) -> FetchResult | _Redirect:
+    ) -> FetchResult:
         status = response.status_code
         media = _media_type(response.headers.get("content-type"))
         etag = response.headers.get("etag")
         last_modified = response.headers.get("last-modified")
-        if 300 <= status < 400 and status != 304 and response.headers.get("location"):
-            return _Redirect(response.headers["location"])
         if status == 304:
             # Keep the validators we sent when the server does not repeat them.
             return FetchResult(
@@ -444,7 +483,11 @@ class Fetcher:
 
 
 def _check_url(url: str) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as e:
+        raise FetchError(url, "bad_url", f"unusable URL: {e}") from None
     if parts.scheme.lower() not in _SCHEMES:
         raise FetchError(url, "bad_scheme", "only http:// and https:// URLs can be fetched")
     if not parts.hostname:

@@ -14,7 +14,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 LANGUAGES = ("ru", "kk", "ky", "tg", "uz", "tk", "az", "tr", "ar", "fa", "fr", "en")
 
 MIN_LETTERS = 12  # below this (a word or two) the model is a coin toss: trust the hint
-MAX_CHARS = 5000  # the opening of an article decides its language; keeps long pages fast
+MAX_CHARS = 2000  # the opening of an article decides its language; keeps long pages fast
 CLEAR = 0.9  # a top probability at least this high is clear evidence; the hint cannot override
 WEAK = 0.5  # below this the model is unsure: the hint wins if it is one of our languages
 HINT_FLOOR = 0.1  # between WEAK and CLEAR the hint wins only if the model gives it this much

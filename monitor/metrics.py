@@ -18,9 +18,9 @@ class Metrics:
         self.article_errors = Counter(
             "oic_article_errors", "Article fetch failures", ["source", "reason"], registry=r
         )
-        self.alerts_sent = Counter("oic_alerts_sent", "Alerts delivered", ["channel"], registry=r)
+        self.alerts_sent = Counter("oic_alerts_sent", "Alerts delivered", registry=r)
         self.alerts_failed = Counter(
-            "oic_alerts_failed", "Alert delivery attempts that failed", ["channel"], registry=r
+            "oic_alerts_failed", "Alert delivery attempts that failed", registry=r
         )
         self.alerts_queued = Gauge(
             "oic_alerts_queued", "Alerts waiting in the outbox", ["channel"], registry=r

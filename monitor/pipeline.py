@@ -19,8 +19,8 @@ import numpy as np
 from monitor.alerts.routing import channel_wants
 from monitor.classify import Classification, Classifier, Evidence
 from monitor.config import Settings, Source
-from monitor.extract import Extracted, extract
-from monitor.fetch import Fetcher, FetchError
+from monitor.extract import Extracted, PageTooComplex, extract
+from monitor.fetch import Accept, Fetcher, FetchError
 from monitor.fingerprint import band_keys, content_hash, pack, signature, similarity, unpack
 from monitor.sources import Entry, SourceError
 from monitor.sources.feed import parse_feed
@@ -51,6 +51,7 @@ class PollReport:
     relevant: int = 0
     queued_alerts: int = 0
     not_modified: bool = False
+    failures_before: int = 0  # failed polls in a row before this one
     error: str | None = None  # the source itself failed
     errors: Counter[str] = field(default_factory=Counter)  # article failures by reason
     stored_ids: list[int] = field(default_factory=list)
@@ -97,6 +98,9 @@ class Pipeline:
         self.classifier = classifier
         self.concurrency = concurrency
         self.archive_dir = Path(settings.storage.archive_dir)
+        # URLs being fetched by any poll of this process: two sources listing the same
+        # article at the same moment fetch it once.
+        self._inflight: set[str] = set()
 
     # --- discovery ----------------------------------------------------------
 
@@ -105,7 +109,7 @@ class Pipeline:
     ) -> Discovery:
         """Entries the source lists now (None when it answered 304 Not Modified)."""
         state = self.store.source_state(source.name)
-        accept = "feed" if source.kind == "feed" else "html" if source.kind == "html" else "any"
+        accept: Accept = {"feed": "feed", "html": "html"}.get(source.kind, "any")  # type: ignore[assignment]
         res = await self.fetcher.get(
             source.url,
             etag=state.etag if conditional else None,
@@ -167,7 +171,9 @@ class Pipeline:
     ) -> PollReport:
         """Poll one source once. Never raises for a source or article failure."""
         report = PollReport(source.name)
-        first_poll = self.store.source_state(source.name).polls == 0
+        state = self.store.source_state(source.name)
+        first_poll = state.polls == 0
+        report.failures_before = state.consecutive_failures
         try:
             found = await self.discover(source, report)
         except (FetchError, SourceError) as e:
@@ -183,20 +189,25 @@ class Pipeline:
         report.discovered = len(entries)
         entries = self._newest_first(entries)
         fresh = set(self.store.unseen_urls([e.url for e in entries]))
-        todo = [e for e in entries if e.url in fresh][: source.max_items_per_poll]
+        todo = [e for e in entries if e.url in fresh and e.url not in self._inflight]
+        todo = todo[: source.max_items_per_poll]
+        self._inflight.update(e.url for e in todo)
         report.new = len(todo)
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(entry: Entry) -> None:
             async with sem:
-                await self._ingest_entry(
-                    entry,
-                    source,
-                    report,
-                    allow_alerts=allow_alerts and not backfilled,
-                    first_poll=first_poll,
-                    backfilled=backfilled,
-                )
+                try:
+                    await self._ingest_entry(
+                        entry,
+                        source,
+                        report,
+                        allow_alerts=allow_alerts and not backfilled,
+                        first_poll=first_poll,
+                        backfilled=backfilled,
+                    )
+                finally:
+                    self._inflight.discard(entry.url)
 
         await asyncio.gather(*(one(e) for e in todo))
         self.store.record_poll(
@@ -242,7 +253,15 @@ class Pipeline:
                     [entry.url], source=source.name, outcome="skipped", item_id=None
                 )
             return
-        ext = extract(page.text, page.url, feed_date=entry.published, language_hint=source.language)
+        try:
+            ext = extract(
+                page.text, page.url, feed_date=entry.published, language_hint=source.language
+            )
+        except PageTooComplex as e:
+            report.errors["too_complex"] += 1
+            log.warning("%s: skipped: %s", source.name, e)
+            self.store.mark_urls([entry.url], source=source.name, outcome="skipped", item_id=None)
+            return
         final_url = canonical_url(page.url)
         urls = [entry.url, final_url]
         if ext is None or not ext.text.strip():

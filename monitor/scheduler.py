@@ -85,10 +85,8 @@ class Daemon:
         while not self.stop_event.is_set():
             try:
                 report = await dispatch_due(self.rt.store, self.settings)
-                for channel, n in report.sent.items():
-                    self.metrics.alerts_sent.labels(channel).inc(n)
-                for channel, n in report.failed.items():
-                    self.metrics.alerts_failed.labels(channel).inc(n)
+                self.metrics.alerts_sent.inc(report.sent)
+                self.metrics.alerts_failed.inc(report.failed + report.retried)
                 check_silence(self.rt.store, self.settings)
             except Exception:
                 log.exception("alert dispatch failed; will retry")

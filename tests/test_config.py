@@ -36,11 +36,23 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("change", "key", "words"),
     [
-        (('interval = "15m"', 'interval = "15 minutes"'), "sources[0] (mfa-kz).interval", "duration"),
+        (
+            ('interval = "15m"', 'interval = "15 minutes"'),
+            "sources[0] (mfa-kz).interval",
+            "duration",
+        ),
         (('kind = "feed"', 'kind = "atom"'), "sources[0] (mfa-kz).kind", "feed"),
-        (('url = "https://example.kz/rss"', 'url = "example.kz/rss"'), "sources[0] (mfa-kz).url", "URL"),
-        (('language = "ru"', 'language = "ru"\ncolour = "red"'), "sources[0] (mfa-kz).colour", "unknown key"),
-        (('[storage]', '[storage]\npath = "x"'), "storage.path", "unknown key"),
+        (
+            ('url = "https://example.kz/rss"', 'url = "example.kz/rss"'),
+            "sources[0] (mfa-kz).url",
+            "URL",
+        ),
+        (
+            ('language = "ru"', 'language = "ru"\ncolour = "red"'),
+            "sources[0] (mfa-kz).colour",
+            "unknown key",
+        ),
+        (("[storage]", '[storage]\npath = "x"'), "storage.path", "unknown key"),
     ],
 )
 def test_bad_values_name_the_file_and_key(

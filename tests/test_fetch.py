@@ -4,6 +4,7 @@ import asyncio
 import gzip
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from monitor.config import FetchSettings
-from monitor.fetch import FetchError, Fetcher, FetchResult, _retry_after
+from monitor.fetch import Fetcher, FetchError, FetchResult, _retry_after
 from tests.webserver import LocalWeb, Request, Response
 
 RUSSIAN = (
@@ -22,6 +23,33 @@ RUSSIAN = (
     "делегации."
 )
 PAGE = f"<html><head><title>Новости</title></head><body><p>{RUSSIAN}</p></body></html>"
+
+
+@pytest.fixture(scope="module")
+def _server() -> Iterator[LocalWeb]:
+    server = LocalWeb().start()
+    report = server.server.handle_error
+
+    def handle_error(request: Any, address: Any) -> None:
+        # Aborting a body on purpose resets the connection; that is not a server fault.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            report(request, address)
+
+    server.server.handle_error = handle_error  # type: ignore[method-assign]
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def web(_server: LocalWeb) -> LocalWeb:
+    """The conftest `web` server, started once per module (stopping one takes ~0.5 s) and
+    emptied of routes and logged requests before each test."""
+    _server.routes.clear()
+    with _server._lock:
+        _server.log.clear()
+    return _server
 
 
 def make_settings(**overrides: Any) -> FetchSettings:
@@ -88,6 +116,7 @@ def test_accept_header_follows_accept_argument(web: LocalWeb) -> None:
 def test_refuses_non_http_urls_without_a_request(web: LocalWeb) -> None:
     assert fetch_error("ftp://127.0.0.1/file").reason == "bad_scheme"
     assert fetch_error("http:///nohost").reason == "bad_url"
+    assert fetch_error("http://127.0.0.1:99999/").reason == "bad_url"
     assert web.log == []
 
 
@@ -125,7 +154,9 @@ def test_410_is_not_retried(web: LocalWeb) -> None:
     assert len(web.hits("/rus/rss")) == 1
 
 
-def test_gives_up_after_retries_and_logs_it(web: LocalWeb, caplog: pytest.LogCaptureFixture) -> None:
+def test_gives_up_after_retries_and_logs_it(
+    web: LocalWeb, caplog: pytest.LogCaptureFixture
+) -> None:
     web.routes["/p"] = Response(500, "broken")
     with caplog.at_level(logging.INFO, logger="monitor.fetch"):
         error = fetch_error(web.url("/p"), make_settings(retries=2))
@@ -148,7 +179,9 @@ def test_retry_after_over_the_limit_gives_up_without_waiting(web: LocalWeb) -> N
 def test_retry_after_values() -> None:
     assert _retry_after("120") == 120.0
     assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
-    future = _retry_after(time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 600)))
+    future = _retry_after(
+        time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 600))
+    )
     assert future is not None and 500 < future <= 600
     assert _retry_after("soon") is None
     assert _retry_after(None) is None
@@ -200,6 +233,23 @@ def test_redirect_to_other_scheme_refused(web: LocalWeb, target: str) -> None:
     error = fetch_error(web.url("/p"))
     assert error.reason == "bad_scheme"
     assert target in str(error)
+
+
+def test_unusable_redirect_location_not_retried(web: LocalWeb) -> None:
+    web.routes["/p"] = redirect("http://[bad")
+    assert fetch_error(web.url("/p")).reason == "bad_url"
+    assert len(web.hits("/p")) == 1
+
+
+def test_redirect_that_sets_a_cookie_keeps_it(web: LocalWeb) -> None:
+    def handler(req: Request) -> Response:
+        if "seen=1" in req.headers.get("cookie", ""):
+            return Response(200, "article")
+        return Response(302, headers={"Location": "/consent", "Set-Cookie": "seen=1; Path=/"})
+
+    web.routes["/article"] = handler
+    web.routes["/consent"] = redirect("/article")
+    assert fetch(web.url("/article")).content == b"article"
 
 
 def test_redirect_hop_checked_against_robots(web: LocalWeb) -> None:
@@ -378,7 +428,7 @@ def test_cp1251_charset_only_in_meta(web: LocalWeb, meta: str) -> None:
 def test_koi8r_detected_without_declaration(web: LocalWeb) -> None:
     url = web.add("/p", PAGE.encode("koi8-r"), content_type="text/html")
     result = fetch(url)
-    assert result.encoding == "koi8_r"
+    assert result.encoding == "koi8-r"
     assert RUSSIAN in result.text
 
 
@@ -397,7 +447,9 @@ def test_bom_wins_and_is_not_in_text(web: LocalWeb) -> None:
 
 
 def test_latin1_label_decodes_as_windows_1252(web: LocalWeb) -> None:
-    url = web.add("/p", "“Baku” – 2026".encode("cp1252"), content_type="text/html; charset=iso-8859-1")
+    url = web.add(
+        "/p", "“Baku” – 2026".encode("cp1252"), content_type="text/html; charset=iso-8859-1"
+    )
     assert fetch(url).text == "“Baku” – 2026"
 
 
@@ -418,7 +470,9 @@ def test_pdf_behind_lying_header_is_not_html(web: LocalWeb) -> None:
     assert "application/pdf" in str(error)
 
 
-@pytest.mark.parametrize("content_type", ["image/jpeg", "application/zip", "application/octet-stream"])
+@pytest.mark.parametrize(
+    "content_type", ["image/jpeg", "application/zip", "application/octet-stream"]
+)
 def test_binary_types_are_not_html(web: LocalWeb, content_type: str) -> None:
     url = web.add("/file", b"\x00\x01\x02", content_type=content_type)
     assert fetch_error(url, accept="html").reason == "not_html"

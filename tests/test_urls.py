@@ -78,7 +78,9 @@ def test_percent_encoding_normalised(url: str, expected: str) -> None:
 
 
 def test_raw_and_encoded_cyrillic_are_one_url() -> None:
-    assert canonical_url("https://a.kz/новости") == canonical_url("https://a.kz/%d0%bd%d0%be%d0%b2%d0%be%d1%81%d1%82%d0%b8")
+    assert canonical_url("https://a.kz/новости") == canonical_url(
+        "https://a.kz/%d0%bd%d0%be%d0%b2%d0%be%d1%81%d1%82%d0%b8"
+    )
 
 
 def test_idna_host_kept_as_given() -> None:

@@ -15,6 +15,7 @@ class Request:
     method: str
     path: str  # path with query string, as sent
     headers: dict[str, str]
+    body: bytes = b""
 
 
 @dataclass
@@ -53,11 +54,17 @@ class LocalWeb:
             def do_POST(self) -> None:
                 web._serve(self, head=False)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        class _Server(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # clients that hang up on purpose (size caps, timeouts) are expected
+
+        self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> LocalWeb:
         self._thread.start()
@@ -92,19 +99,18 @@ class LocalWeb:
 
     def _serve(self, h: BaseHTTPRequestHandler, head: bool) -> None:
         length = int(h.headers.get("Content-Length") or 0)
-        if length:
-            h.rfile.read(length)
-        req = Request(h.command, h.path, {k.lower(): v for k, v in h.headers.items()})
+        body = h.rfile.read(length) if length else b""
+        req = Request(h.command, h.path, {k.lower(): v for k, v in h.headers.items()}, body)
         with self._lock:
             self.log.append(req)
         resp = self._pick(req)
-        body = resp.body
+        out = resp.body
         h.send_response(resp.status)
         headers = {"Content-Type": resp.content_type, **resp.headers}
         for k, v in headers.items():
             h.send_header(k, v)
-        if isinstance(body, (bytes, str)):
-            data = body.encode() if isinstance(body, str) else body
+        if isinstance(out, (bytes, str)):
+            data = out.encode() if isinstance(out, str) else out
             if "Content-Length" not in headers:
                 h.send_header("Content-Length", str(len(data)))
             h.end_headers()
@@ -116,7 +122,7 @@ class LocalWeb:
         h.end_headers()
         h.close_connection = True
         try:
-            for chunk in body:
+            for chunk in out:
                 h.wfile.write(chunk)
                 h.wfile.flush()
                 if resp.delay:

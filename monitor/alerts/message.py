@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from monitor.config import AlertChannel
 from monitor.store.models import Item
 
-OperatorEvent = Literal["failing", "recovered"]
+OperatorEvent = Literal["failing", "recovered", "silent"]
 
 SNIPPET_CHARS = 300  # the lead of the text shown when no evidence snippet exists
 SLACK_TERMS = 8  # evidence terms listed in a Slack line
@@ -51,7 +51,6 @@ class Story:
         """Distinct evidence terms, strongest first."""
         ranked = sorted(self.evidence, key=_weight, reverse=True)
         return list(dict.fromkeys(str(e["term"]) for e in ranked if e.get("term")))
-
 
 
 @dataclass(frozen=True)
@@ -332,7 +331,7 @@ def email_digest(stories: Sequence[Story], channel: AlertChannel, *, key: str) -
     heading = f"{n} new {'story' if n == 1 else 'stories'}"
     parts = [_story_parts(s) for s in ordered]
     text = heading + "\n\n" + "\n---\n\n".join(t for t, _ in parts)
-    page = f"<h1 style=\"font-size: 1.3em\">{html.escape(heading)}</h1>\n" + "\n".join(
+    page = f'<h1 style="font-size: 1.3em">{html.escape(heading)}</h1>\n' + "\n".join(
         h for _, h in parts
     )
     return _email(channel, subject=heading, text=text, body_html=page, key=key)

@@ -15,6 +15,7 @@ class Evidence:
     where: Literal["title", "lead", "body"]
     snippet: str  # a few words either side
     weight: float
+    tail: bool = False  # stood in a trailing "Most read"/related-news block
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Classification:
     relevance: float  # 0..1
     tier: Tier
     evidence: list[Evidence] = field(default_factory=list)
+    lexicon_version: str = ""  # short hash of the lexicon (and engine) that scored it
+    notes: list[str] = field(default_factory=list)  # terms ignored, and why
 
     @property
     def relevant(self) -> bool:
@@ -32,3 +35,25 @@ class Classifier(Protocol):
     def classify(
         self, title: str | None, text: str, language: str | None = None
     ) -> Classification: ...
+
+
+# The engine imports the types above, so it is re-exported last.
+from monitor.classify.engine import (  # noqa: E402
+    LexiconClassifier,
+    LexiconError,
+    classification_to_dict,
+    format_classification,
+    load_classifier,
+)
+
+__all__ = [
+    "Classification",
+    "Classifier",
+    "Evidence",
+    "LexiconClassifier",
+    "LexiconError",
+    "Tier",
+    "classification_to_dict",
+    "format_classification",
+    "load_classifier",
+]

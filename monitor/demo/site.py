@@ -109,7 +109,7 @@ def sitemap_xml(base: str, articles: list[Article]) -> str:
 def listing_html(articles: list[Article]) -> str:
     cards = "".join(
         f'<li class="card"><a href="/{a.slug}/">{html.escape(a.title)}</a>'
-        f' <time>{a.date:%d.%m.%Y %H:%M}</time></li>'
+        f" <time>{a.date:%d.%m.%Y %H:%M}</time></li>"
         for a in articles
         if "listing" in a.where
     )

@@ -14,7 +14,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import (
+    parse_qsl,
+    unquote,
+    urldefrag,
+    urlencode,
+    urljoin,
+    urlsplit,
+    urlunsplit,
+)
 
 import lxml.html
 from lxml import etree
@@ -176,7 +184,6 @@ LANGUAGE_SEGMENT = re.compile(
 NEXT_LABELS: tuple[str, ...] = (
     "next",
     "next page",
-    "next »",
     "older posts",
     "older entries",
     "следующая",
@@ -202,7 +209,6 @@ NEXT_LABELS: tuple[str, ...] = (
     "növbəti səhifə",
     "sonraki",
     "sonraki sayfa",
-    "sonraki sayfa",
     "suivant",
     "page suivante",
     "التالي",
@@ -227,7 +233,7 @@ _ID_QUERY_KEY = re.compile(r"(?:^|_)id$|^id", re.I)
 @dataclass
 class _Link:
     url: str  # canonical
-    absolute: str  # as resolved, before canonicalisation (link_pattern is searched here)
+    absolute: str  # as resolved, before canonicalisation
     anchor: lxml.html.HtmlElement
     text: str
     chrome: bool
@@ -258,7 +264,13 @@ def parse_listing(html: str, base_url: str, *, link_pattern: str | None = None) 
     links = _links(root, base, base_url)
     if link_pattern is not None:
         pattern = re.compile(link_pattern)
-        chosen = [link for link in links if pattern.search(link.absolute)]
+        # Searched without the fragment, and in the canonical form too (so "\d+$" works and
+        # a pattern may use either raw or percent-encoded non-ASCII letters).
+        chosen = [
+            link
+            for link in links
+            if pattern.search(urldefrag(link.absolute).url) or pattern.search(link.url)
+        ]
         return _entries(_group(chosen), chosen)
     found = _choose(links, ignore_class_chrome=False)
     if not found:
@@ -368,20 +380,42 @@ def _is_chrome_element(el: lxml.html.HtmlElement) -> bool:
     return False
 
 
-def _chrome(a: lxml.html.HtmlElement) -> tuple[bool, bool]:
-    """(inside navigation elements or roles, inside a block whose class says navigation)."""
-    by_element = by_class = False
-    for el in a.iterancestors():
-        if not isinstance(el.tag, str) or el.tag in ("body", "html"):
-            continue
-        by_element = by_element or _is_chrome_element(el)
-        by_class = by_class or bool(_class_parts(el) & CHROME_CLASS_PARTS)
-    return by_element, by_class
+class _ChromeFinder:
+    """Tells whether a link sits in page chrome.
+
+    Elements (nav, aside, roles) are trusted. Class names are trusted only for a block that
+    holds at most half of the page's links: "layout-with-sidebar" on a wrapper around the
+    whole page names a layout, not a navigation block.
+    """
+
+    def __init__(self, root: lxml.html.HtmlElement) -> None:
+        self.total_links = sum(1 for _ in root.iter("a"))
+        self._by_class: dict[lxml.html.HtmlElement, bool] = {}
+
+    def _class_chrome(self, el: lxml.html.HtmlElement) -> bool:
+        known = self._by_class.get(el)
+        if known is None:
+            known = bool(_class_parts(el) & CHROME_CLASS_PARTS)
+            if known:
+                known = 2 * sum(1 for _ in el.iter("a")) <= self.total_links
+            self._by_class[el] = known
+        return known
+
+    def __call__(self, a: lxml.html.HtmlElement) -> tuple[bool, bool]:
+        """(inside navigation elements or roles, inside a block whose class says so)."""
+        by_element = by_class = False
+        for el in a.iterancestors():
+            if not isinstance(el.tag, str) or el.tag in ("body", "html"):
+                continue
+            by_element = by_element or _is_chrome_element(el)
+            by_class = by_class or self._class_chrome(el)
+        return by_element, by_class
 
 
 def _links(root: lxml.html.HtmlElement, base: str, base_url: str) -> list[_Link]:
     """Same-site http(s) links of the page, in document order (self-links left out)."""
     here = canonical_url(base_url)
+    chrome = _ChromeFinder(root)
     out: list[_Link] = []
     for a in root.iter("a"):
         href = (a.get("href") or "").strip()
@@ -393,7 +427,7 @@ def _links(root: lxml.html.HtmlElement, base: str, base_url: str) -> list[_Link]
         url = canonical_url(absolute)
         if url == here:
             continue
-        by_element, by_class = _chrome(a)
+        by_element, by_class = chrome(a)
         out.append(_Link(url, absolute, a, _anchor_text(a), by_element, by_class))
     return out
 

@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from monitor.sources import Entry, SourceError
+from monitor.sources.feed import reject_entity_declarations
 from monitor.urls import canonical_url
 
 MAX_INFLATED_BYTES = 50 * 1024 * 1024  # the sitemap protocol allows 50 MB uncompressed
@@ -54,6 +55,7 @@ def parse_sitemap(content: bytes, base_url: str) -> Sitemap:
     text_start = content.lstrip()[:1]
     if text_start and text_start != b"<" and not content.startswith(b"\xef\xbb\xbf<"):
         return Sitemap(entries=_plain_text_entries(content, base_url), sitemaps=[])
+    reject_entity_declarations(content)
     root = _parse_xml(content)
     kind = etree.QName(root).localname.lower()
     if kind == "urlset":
@@ -85,15 +87,19 @@ def date_from_url(url: str) -> date | None:
     the first of the month). Impossible dates and years outside 1995..2100 give None.
     """
     parts = urlsplit(url)
+    full_date_seen = False
     for pattern in _URL_DATE_PATTERNS:
         for m in pattern.finditer(parts.path):
             found = _date(m.group(1), m.group(2), m.group(3))
             if found:
                 return found
+            full_date_seen = True
     for m in _QUERY_DATE.finditer(parts.query):
         found = _date(m.group(1), m.group(2), m.group(3))
         if found:
             return found
+    if full_date_seen:
+        return None  # "/2024/02/30/" is a broken date, not February
     for m in _URL_MONTH.finditer(parts.path):
         found = _date(m.group(1), m.group(2), "1")
         if found:

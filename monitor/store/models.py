@@ -44,7 +44,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _ts(index: bool = False, nullable: bool = True) -> Column:  # type: ignore[type-arg]
+def _ts(index: bool = False, nullable: bool = True) -> Column:
     return Column(UTCDateTime(), index=index, nullable=nullable)
 
 

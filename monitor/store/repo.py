@@ -280,6 +280,16 @@ class Store:
             )
             return {i for i in rows if i is not None}
 
+    def newest_item_times(self, sources: Sequence[str]) -> dict[str, datetime]:
+        """When each source last had an item stored."""
+        q = (
+            select(Item.source, func.max(Item.fetched_at))
+            .where(col(Item.source).in_(list(sources)))
+            .group_by(col(Item.source))
+        )
+        with self.session() as s:
+            return {src: ts for src, ts in s.exec(q) if ts is not None}
+
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -62,7 +64,7 @@ def health_app(daemon: Daemon) -> Starlette:
         daemon.metrics.queue_age.set(
             max(((now - v[1]).total_seconds() for v in stats.values() if v[1]), default=0.0)
         )
-        for channel, (count, _) in stats.items():
+        for channel, (count, _oldest) in stats.items():
             daemon.metrics.alerts_queued.labels(channel).set(count)
         return Response(
             generate_latest(daemon.metrics.registry),
@@ -72,11 +74,24 @@ def health_app(daemon: Daemon) -> Starlette:
     return Starlette(routes=[Route("/healthz", healthz), Route("/metrics", metrics)])
 
 
-async def serve_health(daemon: Daemon, bind: str) -> None:
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to the daemon, which owns shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_app(app: Starlette, bind: str, stop: asyncio.Event) -> None:
+    """Serve `app` on HOST:PORT until `stop` is set."""
     host, port = parse_bind(bind)
-    config = uvicorn.Config(
-        health_app(daemon), host=host, port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    await server.serve()
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    server = _Server(config)
+    task = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.should_exit = True
+    await task
+
+
+async def serve_health(daemon: Daemon, bind: str) -> None:
+    await serve_app(health_app(daemon), bind, daemon.stop_event)

@@ -1,0 +1,98 @@
+"""Webhook delivery: one signed JSON POST, and what its answer means for a retry."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from monitor.alerts.errors import PermanentError, TemporaryError
+from monitor.alerts.message import (
+    OperatorNotice,
+    Story,
+    operator_json,
+    slack_operator,
+    slack_story,
+    story_json,
+    test_json,
+)
+from monitor.config import AlertChannel
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The X-Signature header value: HMAC-SHA256 of the raw body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def story_body(channel: AlertChannel, story: Story, *, key: str) -> dict[str, object]:
+    if channel.format == "slack":
+        return {"text": slack_story(story)}
+    return story_json(story, key=key)
+
+
+def operator_body(channel: AlertChannel, notice: OperatorNotice, *, key: str) -> dict[str, object]:
+    if channel.format == "slack":
+        return {"text": slack_operator(notice)}
+    return operator_json(notice, key=key)
+
+
+def test_body(channel: AlertChannel, *, key: str) -> dict[str, object]:
+    if channel.format == "slack":
+        return {"text": "oic-monitor test alert: this channel works."}
+    return test_json(key=key)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds from now: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+async def post(
+    client: httpx.AsyncClient, channel: AlertChannel, body: dict[str, object], *, key: str
+) -> str:
+    """POST `body` to the channel. Returns a short detail; raises a DeliveryError.
+
+    5xx, 429 and network errors are temporary; any other non-2xx answer is permanent.
+    """
+    if not channel.url:
+        raise PermanentError("webhook channel has no url")
+    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+    secret = channel.resolved_secret()
+    if channel.secret_env and not secret:
+        # Never send unsigned when a signature is expected; the env may be fixed on restart.
+        raise TemporaryError(f"environment variable {channel.secret_env} (secret_env) is not set")
+    if secret:
+        headers["X-Signature"] = signature(secret, raw)
+    request = client.build_request("POST", channel.url, content=raw, headers=headers)
+    try:
+        # Streamed so a receiver's large answer is never read: only the status matters.
+        response = await client.send(request, stream=True, follow_redirects=False)
+    except httpx.TimeoutException as e:
+        raise TemporaryError(f"timed out ({type(e).__name__})") from None
+    except httpx.TransportError as e:
+        raise TemporaryError(f"network error: {type(e).__name__}: {e}") from None
+    await response.aclose()
+    status = response.status_code
+    detail = f"HTTP {status} {response.reason_phrase}".strip()
+    if 200 <= status < 300:
+        return detail
+    if status == 429 or status >= 500:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise TemporaryError(detail, retry_after=retry_after)
+    raise PermanentError(detail)

@@ -1,0 +1,284 @@
+"""Score an article against a topic lexicon and explain the score.
+
+How a score is made (all numbers come from the lexicon's [scoring] table):
+
+1. Title and text are folded (normalize.py) and every term is found in one pass
+   (matcher.py). A match inside a longer match is dropped ("ОИС" inside "СМИД ОИС"), and an
+   abbreviation right beside a full name ("Организации исламского сотрудничества (ОИС)")
+   is part of that name, not a second mention.
+2. Each match stands somewhere: title, lead (first `lead_chars` of the text), body, or a
+   trailing "Most read" block (layout.py). Its points are the concept's weight times the
+   weight of that place, so a passing mention in the body is worth far less than a title.
+3. Ambiguous concepts (ОИС, ОИК, OIC, OCI, a bare "Council of Foreign Ministers") count
+   only when something else outside the tail supports the topic: a core or weak concept,
+   a context term (Muslim, Islamic, Jeddah, a list of other intergovernmental bodies), or a
+   second, different ambiguous concept. They are voided when their other meaning's
+   counter terms (intellectual property, election commission, officer in charge, Oracle,
+   CIS, SCO...) occur at least as often as the core terms.
+4. Repetition has diminishing returns: the k-th match of a concept counts `repeat_decay`**k.
+5. Core and counted ambiguous points add up; weak points (related institutions such as the
+   Islamic Development Bank, names of former secretaries-general) can lift the total to a
+   mention but never across the relevant threshold on their own.
+6. relevance = 1 - 0.5 ** (points / relevant_points): 0.5 exactly at the relevant
+   threshold, approaching 1 as evidence piles up. Tiers: relevant at `relevant_points`,
+   mention at `mention_points`, else none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from monitor.classify import Classification, Evidence, Tier
+from monitor.classify.layout import tail_start
+from monitor.classify.lexicon import (
+    Concept,
+    Lexicon,
+    LexiconError,
+    load_lexicon,
+    parse_lexicon,
+)
+from monitor.classify.matcher import Match, TermMatcher
+from monitor.classify.normalize import Folded, fold
+
+__all__ = [
+    "LexiconClassifier",
+    "LexiconError",
+    "classification_to_dict",
+    "format_classification",
+    "load_classifier",
+]
+
+Where = Literal["title", "lead", "body"]
+_SNIPPET_CHARS = 60
+_EXPANSION_GAP = re.compile(r"[\s(\[«\"“,\-]{0,4}$")
+_SPACES = re.compile(r"\s+")
+
+
+class _Hit(NamedTuple):
+    match: Match
+    concept: Concept
+    folded: Folded
+    where: Where
+    tail: bool
+
+
+class LexiconClassifier:
+    """A `Classifier` built from one lexicon; picklable (it rebuilds from the source)."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self.version = lexicon.version
+        self.topic = lexicon.topic
+        self._matcher = TermMatcher(lexicon)
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (_rebuild, (self.lexicon.source, self.lexicon.path))
+
+    def classify(self, title: str | None, text: str, language: str | None = None) -> Classification:
+        """Score one article. `language` is accepted but not needed: every language's terms
+        are matched, so a Russian report quoting an English name is still found."""
+        hits: list[_Hit] = []
+        if title and title.strip():
+            folded = fold(title)
+            for m in self._resolve(self._matcher.find(folded), folded.text):
+                hits.append(_Hit(m, self._concept(m), folded, "title", False))
+        folded = fold(text or "")
+        tail_from = tail_start(folded.text, self.lexicon.tail_markers)
+        lead_chars = self.lexicon.scoring.lead_chars
+        for m in self._resolve(self._matcher.find(folded), folded.text):
+            where: Where = "lead" if m.start < lead_chars else "body"
+            hits.append(_Hit(m, self._concept(m), folded, where, m.start >= tail_from))
+        return self._score(hits)
+
+    def _concept(self, m: Match) -> Concept:
+        return self.lexicon.concepts[m.concept]
+
+    def _resolve(self, matches: list[Match], text: str) -> list[Match]:
+        """Drop matches inside longer ones, and abbreviations that expand a full name."""
+        matches.sort(key=lambda m: (m.start, m.start - m.end))
+        kept: list[Match] = []
+        cover: Match | None = None  # the kept match reaching furthest right so far
+        for m in matches:
+            if (
+                cover is not None
+                and m.end <= cover.end
+                and (cover.end - cover.start > m.end - m.start or cover.concept == m.concept)
+            ):
+                continue
+            kept.append(m)
+            if cover is None or m.end > cover.end:
+                cover = m
+        names = [m for m in kept if not m.term.exact_case and len(m.term.words) > 1]
+        if not names:
+            return kept
+        result = []
+        for m in kept:
+            if (
+                m.term.exact_case
+                and self._concept(m).role in ("core", "ambiguous")
+                and any(self._beside(n, m, text) for n in names)
+            ):
+                continue
+            result.append(m)
+        return result
+
+    def _beside(self, name: Match, abbr: Match, text: str) -> bool:
+        if self._concept(name).role != "core":
+            return False
+        if name.end <= abbr.start:
+            gap = text[name.end : abbr.start]
+        elif abbr.end <= name.start:
+            gap = text[abbr.end : name.start]
+        else:
+            return False
+        return len(gap) <= 4 and _EXPANSION_GAP.match(gap) is not None
+
+    def _score(self, hits: list[_Hit]) -> Classification:
+        scoring = self.lexicon.scoring
+        anchors = sum(1 for h in hits if h.concept.role == "core" and not h.tail)
+        supported = any(h.concept.role in ("core", "weak", "context") and not h.tail for h in hits)
+        counters = Counter(h.concept.id for h in hits if h.concept.role == "counter")
+        counter_terms: dict[str, list[str]] = defaultdict(list)
+        for h in hits:
+            if h.concept.role == "counter":
+                counter_terms[h.concept.id].append(_original(h))
+
+        notes: list[str] = []
+        voided: set[str] = set()
+        ambiguous = {h.concept.id: h.concept for h in hits if h.concept.role == "ambiguous"}
+        for cid, concept in ambiguous.items():
+            against = sum(counters[v] for v in concept.voided_by)
+            if against and against >= anchors:
+                voided.add(cid)
+                shown = sorted({t for v in concept.voided_by for t in counter_terms[v]})[:3]
+                notes.append(
+                    f"{cid} not counted: its other meaning is in the text ({', '.join(shown)})"
+                )
+        live_ambiguous = {
+            h.concept.id for h in hits if h.concept.id in ambiguous and not h.tail
+        } - voided
+        if not supported and len(live_ambiguous) >= 2:
+            supported = True
+        if not supported:
+            for cid in sorted(set(ambiguous) - voided):
+                notes.append(f"{cid} not counted: ambiguous, and nothing else supports it")
+
+        def counts(h: _Hit) -> bool:
+            role = h.concept.role
+            if role in ("core", "weak"):
+                return True
+            return role == "ambiguous" and supported and h.concept.id not in voided
+
+        by_concept: dict[str, list[tuple[float, _Hit]]] = defaultdict(list)
+        for h in hits:
+            if counts(h) and h.concept.weight > 0:
+                place = scoring.tail if h.tail else getattr(scoring, h.where)
+                by_concept[h.concept.id].append((h.concept.weight * place, h))
+
+        core_points = weak_points = 0.0
+        credited: list[tuple[float, _Hit]] = []
+        for items in by_concept.values():
+            items.sort(key=lambda item: -item[0])
+            for k, (points, h) in enumerate(items):
+                points *= scoring.repeat_decay**k
+                credited.append((points, h))
+                if h.concept.role == "weak":
+                    weak_points += points
+                else:
+                    core_points += points
+
+        total = core_points + weak_points
+        if core_points < scoring.relevant_points:
+            total = min(total, scoring.relevant_points * scoring.weak_ceiling)
+        tier: Tier = "none"
+        if total >= scoring.relevant_points:
+            tier = "relevant"
+        elif total >= scoring.mention_points:
+            tier = "mention"
+        relevance = round(1 - 0.5 ** (total / scoring.relevant_points), 4)
+
+        order = {"title": 0, "lead": 1, "body": 1}
+        credited.sort(key=lambda item: (order[item[1].where], item[1].match.start))
+        evidence = [
+            Evidence(
+                term=_original(h),
+                concept=h.concept.id,
+                where=h.where,
+                snippet=_snippet(h),
+                weight=round(points, 3),
+                tail=h.tail,
+            )
+            for points, h in credited
+        ]
+        return Classification(relevance, tier, evidence, self.version, notes)
+
+
+def _rebuild(source: str, path: str) -> LexiconClassifier:
+    return LexiconClassifier(parse_lexicon(source, path))
+
+
+def _original(h: _Hit) -> str:
+    start, end = h.folded.original_span(h.match.start, h.match.end)
+    return h.folded.original[start:end]
+
+
+def _snippet(h: _Hit) -> str:
+    original = h.folded.original
+    start, end = h.folded.original_span(h.match.start, h.match.end)
+    left = original[max(0, start - _SNIPPET_CHARS) : start]
+    right = original[end : end + _SNIPPET_CHARS]
+    if start > _SNIPPET_CHARS and " " in left:
+        left = "…" + left[left.index(" ") + 1 :]
+    if end + _SNIPPET_CHARS < len(original) and " " in right:
+        right = right[: right.rindex(" ")] + "…"
+    return _SPACES.sub(" ", left + original[start:end] + right).strip()
+
+
+def load_classifier(lexicon_path: Path | None = None) -> LexiconClassifier:
+    """Build a classifier from a lexicon file; the shipped OIC lexicon when None.
+
+    Raises LexiconError naming the file and the bad entry.
+    """
+    return LexiconClassifier(load_lexicon(lexicon_path))
+
+
+def classification_to_dict(c: Classification) -> dict[str, object]:
+    """Plain JSON-ready data (for `classify --json`, storage and webhooks)."""
+    return {
+        "tier": c.tier,
+        "relevance": c.relevance,
+        "relevant": c.relevant,
+        "lexicon_version": c.lexicon_version,
+        "evidence": [
+            {
+                "term": e.term,
+                "concept": e.concept,
+                "where": e.where,
+                "tail": e.tail,
+                "weight": e.weight,
+                "snippet": e.snippet,
+            }
+            for e in c.evidence
+        ],
+        "notes": list(c.notes),
+    }
+
+
+def format_classification(c: Classification) -> str:
+    """Human-readable tier, score and evidence lines (where, term, snippet)."""
+    head = f"{c.tier}  relevance {c.relevance:.2f}"
+    if c.lexicon_version:
+        head += f"  (lexicon {c.lexicon_version})"
+    lines = [head]
+    for e in c.evidence:
+        where = f"{e.where}/tail" if e.tail else e.where
+        lines.append(f"  {where:<10} {e.weight:>5.2f}  {e.concept:<22} «{e.term}»")
+        lines.append(f"  {'':<10} {'':>5}  {e.snippet}")
+    for note in c.notes:
+        lines.append(f"  note: {note}")
+    if not c.evidence and not c.notes:
+        lines.append("  no lexicon terms found")
+    return "\n".join(lines)

@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.sources import SourceError
+from monitor.sources.sitemap import date_from_url, parse_sitemap, sitemaps_from_robots
+
+DATA = Path(__file__).parent / "data" / "sources"
+BASE = "https://agency.example.kz/sitemap.xml"
+
+
+def read(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def test_urlset_entries_with_w3c_lastmod_forms() -> None:
+    sitemap = parse_sitemap(read("sitemap_urlset.xml"), BASE)
+
+    assert sitemap.sitemaps == []
+    got = {e.url: e.published for e in sitemap.entries}
+    assert got == {
+        "https://agency.example.kz/rus/news/sessiya-smid-ois-otkrylas-v-astane-51001": datetime(
+            2025, 3, 9, 7, 33, tzinfo=UTC
+        ),
+        "https://agency.example.kz/kaz/news/iyu-kenesi-51002": datetime(2025, 3, 8, tzinfo=UTC),
+        # no zone: taken as UTC
+        "https://agency.example.kz/rus/news/bez-vremeni-zony-51003": datetime(
+            2025, 3, 7, 8, 15, tzinfo=UTC
+        ),
+        "https://agency.example.kz/rus/news/utc-51004": datetime(
+            2025, 3, 6, 23, 10, 5, 250000, tzinfo=UTC
+        ),
+        "https://agency.example.kz/rus/news/bez-daty-51005": None,
+        "https://agency.example.kz/rus/news/plohaya-data-51006": None,
+    }
+
+
+def test_urlset_keeps_document_order_without_repeats_or_non_http() -> None:
+    sitemap = parse_sitemap(read("sitemap_urlset.xml"), BASE)
+
+    urls = [e.url for e in sitemap.entries]
+    assert len(urls) == len(set(urls)) == 6
+    assert urls[0].endswith("-51001") and urls[-1].endswith("-51006")
+
+
+def test_sitemap_index_lists_child_sitemaps() -> None:
+    sitemap = parse_sitemap(read("sitemap_index.xml"), BASE)
+
+    assert sitemap.entries == []
+    assert sitemap.sitemaps == [
+        "https://agency.example.kz/sitemap-news-rus.xml",
+        "https://agency.example.kz/sitemap-news-kaz.xml.gz",
+        "https://agency.example.kz/sitemaps/2024.xml",
+    ]
+
+
+def test_google_news_date_and_title_take_precedence_over_lastmod() -> None:
+    sitemap = parse_sitemap(read("sitemap_news.xml"), "https://www.agency.example.az/news.xml")
+
+    first, second = sitemap.entries
+    assert first.title == "L'OCI réunit ses ministres à Bakou"
+    assert first.published == datetime(2026, 1, 18, 5, 30, tzinfo=UTC)  # not lastmod
+    assert second.title == "منظمة التعاون الإسلامي تعقد اجتماعا في باكو"
+    assert second.published == datetime(2026, 1, 17, tzinfo=UTC)
+
+
+def test_gzip_sitemap_is_detected_by_magic_bytes() -> None:
+    body = gzip.compress(read("sitemap_urlset.xml"))
+
+    sitemap = parse_sitemap(body, "https://agency.example.kz/sitemap.xml.gz")
+
+    assert len(sitemap.entries) == 6
+
+
+def test_gzip_bomb_is_refused() -> None:
+    bomb = gzip.compress(b"<" + b" " * (60 * 1024 * 1024))
+    assert len(bomb) < 100_000
+
+    with pytest.raises(SourceError) as err:
+        parse_sitemap(bomb, BASE)
+    assert err.value.reason == "too_large"
+
+
+def test_broken_gzip_is_reported() -> None:
+    with pytest.raises(SourceError) as err:
+        parse_sitemap(b"\x1f\x8b\x08\x00garbage", BASE)
+    assert err.value.reason == "bad_xml"
+
+
+def test_plain_text_sitemap() -> None:
+    sitemap = parse_sitemap(read("sitemap_plain.txt"), "https://agency.example.kg/sitemap.txt")
+
+    assert [e.url for e in sitemap.entries] == [
+        "https://agency.example.kg/rus/news/pervaya-novost-101",
+        "https://agency.example.kg/kyr/news/ekinchi-jangylyk-102",
+        "https://agency.example.kg/rus/news/tretya-novost-103",
+    ]
+    assert all(e.published is None for e in sitemap.entries)
+
+
+def test_bad_xml_names_the_problem() -> None:
+    body = b'<?xml version="1.0"?><urlset><url><loc>https://a.kz/1</loc></url>'
+
+    with pytest.raises(SourceError) as err:
+        parse_sitemap(body, BASE)
+    assert err.value.reason == "bad_xml"
+    assert "line 1" in str(err.value)
+
+
+def test_html_page_is_not_a_sitemap() -> None:
+    body = b"<html><head><title>404</title></head><body><p>Not here</p></body></html>"
+
+    with pytest.raises(SourceError) as err:
+        parse_sitemap(body, BASE)
+    assert err.value.reason == "not_a_sitemap"
+
+
+def test_entity_expansion_is_refused() -> None:
+    levels = ['<!ENTITY a0 "ha">'] + [
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)
+    ]
+    body = (
+        '<?xml version="1.0"?>\n<!DOCTYPE urlset [\n'
+        + "\n".join(levels)
+        + "\n]>\n<urlset><url><loc>https://a.kz/&a9;</loc></url></urlset>"
+    ).encode()
+
+    with pytest.raises(SourceError) as err:
+        parse_sitemap(body, BASE)
+    assert err.value.reason == "xml_entities"
+
+
+def test_sitemaps_from_robots() -> None:
+    robots = """# robots for agency.example.kz
+User-agent: *
+Disallow: /search
+sitemap: https://agency.example.kz/sitemap.xml
+Sitemap:https://agency.example.kz/news-sitemap.xml   # Google News
+  SITEMAP :  /sitemap-kaz.xml
+Sitemap: https://agency.example.kz/sitemap.xml
+Sitemap: ftp://agency.example.kz/sitemap.xml
+Disallow: /sitemap-private.xml
+"""
+    assert sitemaps_from_robots(robots, "https://agency.example.kz/robots.txt") == [
+        "https://agency.example.kz/sitemap.xml",
+        "https://agency.example.kz/news-sitemap.xml",
+        "https://agency.example.kz/sitemap-kaz.xml",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://a.kz/ru/news/2024/03/05/oic-session", date(2024, 3, 5)),
+        ("https://a.kz/news/2024/3/5/", date(2024, 3, 5)),
+        ("https://a.kz/news/2024-03-05/slug", date(2024, 3, 5)),
+        ("https://a.kz/news/oic-session-2024-03-05.html", date(2024, 3, 5)),
+        ("https://a.kz/news/20240305/", date(2024, 3, 5)),
+        ("https://a.kz/news/20240305-oic-session", date(2024, 3, 5)),
+        ("https://a.kz/news/list?date=2024-03-05", date(2024, 3, 5)),
+        ("https://a.kz/news/list?lang=ru&d=2024-03-05&page=2", date(2024, 3, 5)),
+        ("https://a.kz/archive/2024/03/", date(2024, 3, 1)),
+        ("https://a.kz/archive/2024/03", date(2024, 3, 1)),
+        ("https://a.kz/uz/press/news/2024/slug---1305", None),  # a year alone is not a date
+        ("https://a.kz/news/2024/02/30/slug", None),  # impossible day
+        ("https://a.kz/news/2024/13/01/slug", None),  # impossible month
+        ("https://a.kz/news/1890/03/05/slug", None),  # year out of range
+        ("https://a.kz/news/2101-01-01/slug", None),
+        ("https://a.kz/news/48213", None),
+        ("https://a.kz/news/202403051234", None),  # a long numeric id
+        ("https://a.kz/img/1200x630/photo.jpg", None),
+    ],
+)
+def test_date_from_url(url: str, expected: date | None) -> None:
+    assert date_from_url(url) == expected
