@@ -134,3 +134,48 @@ class Alert(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_ts())
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     payload: dict[str, object] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class CrawlPage(SQLModel, table=True):
+    """A discovery page (sitemap file, listing page) a backfill or catch-up has finished.
+
+    `scope` names the run, e.g. "backfill:2024-01-01..2024-12-31", so a rerun of the same
+    command skips what is done and a different date range starts fresh.
+    """
+
+    __tablename__ = "crawl_page"
+    __table_args__ = (UniqueConstraint("source", "scope", "url", name="uq_crawl_page"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=200, index=True)
+    scope: str = Field(max_length=200)
+    url: str = Field(max_length=2000)
+    entries: int = 0
+    done_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Gap(SQLModel, table=True):
+    """A stretch of a source's publishing that a poll could not see (its window overflowed)."""
+
+    __tablename__ = "gap"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=200, index=True)
+    start: datetime = Field(sa_column=_ts(nullable=False))  # newest entry stored before
+    end: datetime = Field(sa_column=_ts(nullable=False))  # oldest entry the poll returned
+    found_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    status: str = Field(default="open", max_length=16, index=True)  # open|filled|unrecoverable
+    closed_at: datetime | None = Field(default=None, sa_column=_ts())
+    items_found: int = 0
+    route: str | None = Field(default=None, max_length=200)  # how it was filled, or why not
+
+
+class Feedback(SQLModel, table=True):
+    """An analyst's verdict on one item: the ground truth the classifier is measured on."""
+
+    __tablename__ = "feedback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(unique=True, index=True)
+    label: str = Field(max_length=16)  # relevant | not_relevant
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
