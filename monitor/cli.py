@@ -125,7 +125,11 @@ def run(
     async def go() -> None:
         await Daemon(settings, http=http).run()
 
-    _run(go())
+    try:
+        _run(go())
+    except OSError as e:
+        err.print(str(e))
+        raise typer.Exit(EXIT_FAILED) from None
 
 
 # --- poll ---------------------------------------------------------------------

@@ -88,9 +88,34 @@ class FetchSettings(_Strict):
     block_private_addresses: bool = False
 
 
+class DeliverySettings(_Strict):
+    """How the alert outbox retries: exponential backoff with jitter, up to max_age."""
+
+    base_delay: Duration = timedelta(seconds=30)
+    max_delay: Duration = timedelta(hours=1)
+    max_age: Duration = timedelta(hours=48)
+    lease: Duration = timedelta(minutes=5)  # a claimed alert is retried after this if unsent
+    every: Duration = timedelta(seconds=5)  # how often the daemon looks for due alerts
+    timeout: Duration = timedelta(seconds=30)
+
+
 class StorySettings(_Strict):
     # Estimated shingle Jaccard above which a new item joins a stored item's story.
     similarity: float = Field(default=0.5, gt=0.0, le=1.0)
+
+
+class WebSettings(_Strict):
+    """`serve` and `run --http`: where the dashboard listens and where its token comes from."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    token_env: str | None = None  # required when host is not a loopback address
+    page_size: int = Field(default=50, ge=1, le=500)
+
+    def resolved_token(self) -> str | None:
+        if not self.token_env:
+            return None
+        return os.environ.get(self.token_env) or None
 
 
 class Source(_Strict):
@@ -117,9 +142,53 @@ class Source(_Strict):
         return v
 
 
+_ENV_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|(\$))")
+
+
+def expand_env(value: str) -> str:
+    """Replace $NAME and ${NAME} with environment values ("$$" is a literal "$").
+
+    Raises ValueError naming the first variable that is not set; never the value.
+    """
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(3):
+            return "$"
+        name = m.group(1) or m.group(2)
+        found = os.environ.get(name)
+        if found is None:
+            raise ValueError(f"environment variable {name} is not set")
+        return found
+
+    return _ENV_REF.sub(sub, value)
+
+
+def url_scheme(value: str) -> str:
+    """The scheme of an Apprise URL ("tgram"), the only part of it fit to show."""
+    scheme, sep, _ = value.partition("://")
+    return scheme.strip().lower() if sep else "?"
+
+
+def _apprise_url(value: object) -> str:
+    # Expanded and checked here so that an error only ever shows the unexpanded template.
+    if not isinstance(value, str) or "://" not in value:
+        raise ValueError("must be an Apprise URL such as tgram://TOKEN/CHAT")
+    url = expand_env(value.strip())
+    from monitor.alerts.apprise_channel import known_url
+
+    if not known_url(url):
+        raise ValueError(f"Apprise cannot use this {url_scheme(value)}:// URL (see its docs)")
+    return url
+
+
+AppriseUrl = Annotated[str, BeforeValidator(_apprise_url)]
+
+
 class AlertChannel(_Strict):
     name: str | None = None
-    kind: Literal["webhook", "email"]
+    kind: Literal["webhook", "email", "apprise"]
+    # apprise: secrets are written as $NAME and expanded at load; never shown
+    urls: list[AppriseUrl] = Field(default_factory=list, repr=False)
     # webhook
     url: HttpUrl | None = None
     secret: str | None = Field(default=None, repr=False)
@@ -150,6 +219,8 @@ class AlertChannel(_Strict):
             raise ValueError("a webhook channel needs url")
         if self.kind == "email" and (not self.smtp_host or not self.to or not self.sender):
             raise ValueError("an email channel needs smtp_host, sender and to")
+        if self.kind == "apprise" and not self.urls:
+            raise ValueError("an apprise channel needs urls")
         return self
 
     @property
@@ -159,6 +230,8 @@ class AlertChannel(_Strict):
             return self.name
         if self.kind == "webhook":
             return f"webhook:{urlsplit(self.url or '').hostname}"
+        if self.kind == "apprise":
+            return "apprise:" + ",".join(dict.fromkeys(url_scheme(u) for u in self.urls))
         return f"email:{','.join(self.to)}"
 
     def resolved_secret(self) -> str | None:
@@ -171,6 +244,8 @@ class Settings(_Strict):
     storage: StorageSettings = StorageSettings()
     fetch: FetchSettings = FetchSettings()
     stories: StorySettings = StorySettings()
+    web: WebSettings = WebSettings()
+    delivery: DeliverySettings = DeliverySettings()
     alert_window: Duration = timedelta(hours=48)
     failures_before_alert: int = Field(default=5, ge=1)  # failed polls in a row
     lexicon: Path | None = None
@@ -214,7 +289,8 @@ def _key_path(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     node: Any = data
     for part in loc:
         if isinstance(part, int):
-            name = node[part].get("name") if isinstance(node, list) and part < len(node) else None
+            listed = node[part] if isinstance(node, list) and part < len(node) else None
+            name = listed.get("name") if isinstance(listed, dict) else None
             out += f"[{part}]" + (f" ({name})" if isinstance(name, str) else "")
         else:
             out += ("." if out else "") + str(part)

@@ -12,7 +12,7 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.alerts.dispatcher import dispatch_due
+from monitor.alerts.dispatcher import DispatcherSettings, dispatch_due
 from monitor.config import ConfigError, Settings, Source, load_settings
 from monitor.metrics import Metrics
 from monitor.runtime import Runtime
@@ -22,7 +22,6 @@ log = logging.getLogger("monitor.scheduler")
 
 # Signals must not leave a half-written poll behind; past this the daemon stops anyway.
 SHUTDOWN_GRACE = 8.0
-DISPATCH_EVERY = 5.0
 
 
 def jitter_for(interval: timedelta) -> int:
@@ -80,18 +79,33 @@ class Daemon:
         finally:
             self.inflight.discard(task)
 
+    def dispatcher_settings(self) -> DispatcherSettings:
+        d = self.settings.delivery
+        return DispatcherSettings(
+            base_delay=d.base_delay,
+            max_delay=d.max_delay,
+            max_age=d.max_age,
+            lease=d.lease,
+            timeout=d.timeout.total_seconds(),
+            interval=d.every.total_seconds(),
+        )
+
     async def _dispatch_loop(self) -> None:
         assert self.rt is not None
         while not self.stop_event.is_set():
             try:
-                report = await dispatch_due(self.rt.store, self.settings)
+                report = await dispatch_due(
+                    self.rt.store, self.settings, dsettings=self.dispatcher_settings()
+                )
                 self.metrics.alerts_sent.inc(report.sent)
                 self.metrics.alerts_failed.inc(report.failed + report.retried)
                 check_silence(self.rt.store, self.settings)
             except Exception:
                 log.exception("alert dispatch failed; will retry")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop_event.wait(), DISPATCH_EVERY)
+                await asyncio.wait_for(
+                    self.stop_event.wait(), self.settings.delivery.every.total_seconds()
+                )
 
     # --- reload and stop ----------------------------------------------------
 
@@ -133,6 +147,11 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        sock = None
+        if self.http:
+            from monitor.web.health import listen
+
+            sock = listen(self.http)  # fail before polling starts if the port is taken
         async with Runtime(self.settings) as rt:
             self.rt = rt
             for source in self.settings.sources:
@@ -140,10 +159,12 @@ class Daemon:
                     self._schedule(source)
             self.scheduler.start()
             tasks = [asyncio.create_task(self._dispatch_loop())]
-            if self.http:
-                from monitor.web.health import serve_health
+            if sock is not None:
+                from monitor.web.health import health_app, serve_app
 
-                tasks.append(asyncio.create_task(serve_health(self, self.http)))
+                tasks.append(
+                    asyncio.create_task(serve_app(health_app(self), sock, self.stop_event))
+                )
             log.info(
                 "running: %d sources, %d alert channels",
                 len(self.scheduler.get_jobs()),

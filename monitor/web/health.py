@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -82,16 +83,27 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve_app(app: Starlette, bind: str, stop: asyncio.Event) -> None:
-    """Serve `app` on HOST:PORT until `stop` is set."""
+def listen(bind: str) -> socket.socket:
+    """Bind HOST:PORT now, so a taken port is a clear error before anything starts."""
     host, port = parse_bind(bind)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise OSError(f"cannot listen on {bind}: {e.strerror}") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve_app(app: Starlette, sock: socket.socket, stop: asyncio.Event) -> None:
+    """Serve `app` on an already bound socket until `stop` is set."""
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = _Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     await stop.wait()
     server.should_exit = True
     await task
-
-
-async def serve_health(daemon: Daemon, bind: str) -> None:
-    await serve_app(health_app(daemon), bind, daemon.stop_event)
