@@ -22,6 +22,8 @@ from pydantic import (
 
 DEFAULT_CONFIG = "config/monitor.toml"
 CONFIG_ENV = "OIC_MONITOR_CONFIG"
+# Overrides [storage] url, so a database password need not sit in the config file.
+DATABASE_ENV = "OIC_MONITOR_DATABASE_URL"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -328,6 +330,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
 
 def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:
     data = dict(raw)
+    if os.environ.get(DATABASE_ENV):
+        data["storage"] = {**data.get("storage", {}), "url": os.environ[DATABASE_ENV]}
     _resolve(path.resolve().parent, data)
     data["config_path"] = str(path)
     try:
