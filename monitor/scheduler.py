@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +27,12 @@ log = logging.getLogger("monitor.scheduler")
 SHUTDOWN_GRACE = 8.0
 
 
+def lease_ttl(source: Source) -> timedelta:
+    """Held a little past one interval: a live owner renews in time, a dead one's lapses
+    so another daemon takes the source at its next tick."""
+    return source.interval + min(source.interval / 2, timedelta(minutes=2))
+
+
 def jitter_for(interval: timedelta) -> int:
     """Spread polls of many sources: a tenth of the interval, at most a minute."""
     return int(min(interval.total_seconds() * 0.1, 60))
@@ -39,6 +48,7 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.rt: Runtime | None = None
         self.started_at = datetime.now(UTC)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     # --- jobs ---------------------------------------------------------------
 
@@ -65,7 +75,11 @@ class Daemon:
             source = next((s for s in self.settings.sources if s.name == name), None)
             if source is None or self.stop_event.is_set():
                 return
+            if not self.rt.store.acquire_lease(name, self.owner, lease_ttl(source)):
+                return  # another daemon polls this source
             report = await self.rt.pipeline.poll(source)
+            # Renew from the end of the poll, so a long poll does not let the lease lapse.
+            self.rt.store.acquire_lease(name, self.owner, lease_ttl(source))
             outcome = "not_modified" if report.not_modified else ("ok" if report.ok else "error")
             self.metrics.polls.labels(name, outcome).inc()
             self.metrics.items.labels(name).inc(report.stored)
@@ -179,4 +193,5 @@ class Daemon:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            rt.store.release_leases(self.owner)
         log.info("stopped")

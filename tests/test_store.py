@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import threading
+import time
+from datetime import timedelta
+
 from sqlalchemy import inspect
 from sqlmodel import select
 
@@ -56,3 +60,34 @@ def test_poll_state_keeps_validators_and_counts_failures(db_url: str) -> None:
     assert state.etag == '"abc"' and state.consecutive_failures == 2 and state.polls == 3
     state = store.record_poll("s1", error=None, keep_validators=True)
     assert state.etag == '"abc"' and state.consecutive_failures == 0
+
+
+def test_a_source_lease_has_one_holder_until_it_lapses_or_is_released(db_url: str) -> None:
+    a, b = Store.open(db_url), Store.open(db_url)
+    long, short = timedelta(minutes=5), timedelta(milliseconds=1)
+    assert a.acquire_lease("kabar", "daemon-a", long)
+    assert not b.acquire_lease("kabar", "daemon-b", long)
+    assert a.acquire_lease("kabar", "daemon-a", short)  # the holder renews (here: shortens)
+    time.sleep(0.01)
+    assert b.acquire_lease("kabar", "daemon-b", long)  # lapsed: the other daemon takes it
+    assert not a.acquire_lease("kabar", "daemon-a", long)
+    b.release_leases("daemon-b")
+    assert a.acquire_lease("kabar", "daemon-a", long)
+
+
+def test_concurrent_claims_give_the_lease_to_exactly_one_daemon(db_url: str) -> None:
+    stores = [Store.open(db_url) for _ in range(4)]
+    wins: list[str] = []
+    barrier = threading.Barrier(len(stores))
+
+    def claim(i: int) -> None:
+        barrier.wait()
+        if stores[i].acquire_lease("24-kg", f"daemon-{i}", timedelta(minutes=5)):
+            wins.append(f"daemon-{i}")
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1

@@ -179,3 +179,13 @@ class Feedback(SQLModel, table=True):
     item_id: int = Field(unique=True, index=True)
     label: str = Field(max_length=16)  # relevant | not_relevant
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class SourceLease(SQLModel, table=True):
+    """Which daemon polls a source: held while renewed, free for others once expired."""
+
+    __tablename__ = "source_lease"
+
+    name: str = Field(primary_key=True, max_length=200)
+    owner: str = Field(max_length=200)
+    until: datetime = Field(sa_column=_ts(nullable=False))

@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from monitor.store.db import make_engine, migrate
-from monitor.store.models import Alert, Item, SeenUrl, SourceState, StoryBand, utcnow
+from monitor.store.models import (
+    Alert,
+    Item,
+    SeenUrl,
+    SourceLease,
+    SourceState,
+    StoryBand,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,61 @@ class Store:
             s.add(state)
             s.commit()
             return state
+
+    # --- leases: one daemon polls a source at a time ----------------------------
+
+    def acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
+        """Take or renew the lease on `name` for `ttl`; False while another owner holds it.
+
+        PostgreSQL: the row is read with FOR UPDATE SKIP LOCKED, so a daemon never waits on
+        another's claim. SQLite: one conditional UPDATE, atomic since writes are serialised.
+        """
+        now = utcnow()
+        with self.session() as s:
+            if self.engine.dialect.name == "postgresql":
+                q = (
+                    select(SourceLease)
+                    .where(SourceLease.name == name)
+                    .with_for_update(skip_locked=True)
+                )
+                lease = s.exec(q).first()
+                if lease is not None:
+                    if lease.owner != owner and lease.until > now:
+                        return False
+                    lease.owner, lease.until = owner, now + ttl
+                    s.add(lease)
+                    s.commit()
+                    return True
+                # No row, or a row locked by another daemon right now.
+                if s.get(SourceLease, name) is not None:
+                    return False
+            else:
+                taken = s.execute(
+                    update(SourceLease)
+                    .where(col(SourceLease.name) == name)
+                    .where((col(SourceLease.owner) == owner) | (col(SourceLease.until) < now))
+                    .values(owner=owner, until=now + ttl)
+                )
+                s.commit()
+                if taken.rowcount:  # type: ignore[attr-defined]
+                    return True
+                if s.get(SourceLease, name) is not None:
+                    return False
+            s.add(SourceLease(name=name, owner=owner, until=now + ttl))
+            try:
+                s.commit()
+            except IntegrityError:  # created by another daemon a moment ago
+                s.rollback()
+                return False
+            return True
+
+    def release_leases(self, owner: str) -> None:
+        """Let other daemons take this owner's sources at once (on a clean stop)."""
+        with self.session() as s:
+            for lease in s.exec(select(SourceLease).where(SourceLease.owner == owner)):
+                lease.until = utcnow()
+                s.add(lease)
+            s.commit()
 
     # --- urls and items -----------------------------------------------------
 
