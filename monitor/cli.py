@@ -107,7 +107,7 @@ def _print_reports(reports: list[PollReport]) -> None:
 def run(
     ctx: typer.Context,
     http: Annotated[
-        str | None, typer.Option(help="Serve /healthz and /metrics on HOST:PORT.")
+        str | None, typer.Option(help="Serve the dashboard, /healthz and /metrics on HOST:PORT.")
     ] = None,
 ) -> None:
     """The daemon: poll every source on its interval and deliver alerts until stopped."""
@@ -313,6 +313,33 @@ def sources_list(ctx: typer.Context) -> None:
     out.print(table)
 
 
+@sources_app.command("coverage")
+def sources_coverage(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help="Count from DATE (YYYY-MM-DD).")] = None,
+) -> None:
+    """How complete each source's record is: items per day, gaps, delays, feed window."""
+    from monitor.coverage import coverage
+    from monitor.store.repo import Store
+
+    settings = _globals(ctx).settings
+    rows = coverage(Store.open(settings.storage.url), settings, _parse_day(since, "--since"))
+    table = Table(
+        "source", "items", "per day", "gaps found", "filled", "unrecoverable", "open",
+        "max delay", "window", "note",
+    )  # fmt: skip
+    for r in rows:
+        days = len(r.per_day) or 1
+        table.add_row(
+            r.name, str(r.items), f"{r.items / days:.1f}", str(r.gaps_found),
+            str(r.gaps_filled), str(r.gaps_unrecoverable), str(r.gaps_open),
+            _human(r.max_delay.total_seconds()) if r.max_delay else "-",
+            f"{r.window_hours:.1f}h" if r.window_hours is not None else "-",
+            r.window_warning or "",
+        )  # fmt: skip
+    out.print(table)
+
+
 @sources_app.command("check")
 def sources_check(
     ctx: typer.Context,
@@ -336,14 +363,95 @@ def sources_check(
 
 
 def _human(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+    """3600 -> 1h, 5400 -> 1h30m, 90061 -> 1d1h."""
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n][:2]
+    return "".join(shown) or "0s"
 
 
 def _when(ts: datetime | None) -> str:
     return ts.strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+# --- web dashboard and feedback report -----------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [default: [web] host, 127.0.0.1].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: [web] port, 8080].")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Access token, needed unless on loopback [default: $[web] token_env]."),
+    ] = None,
+) -> None:
+    """The web dashboard: items, sources, analyst feedback, the report and Atom/JSON feeds."""
+    import uvicorn
+
+    from monitor.store.repo import Store
+    from monitor.web.app import WebConfigError, create_app, require_token_for
+
+    settings = _globals(ctx).settings
+    host = host or settings.web.host
+    port = port or settings.web.port
+    token = token or settings.web.resolved_token()
+    try:
+        require_token_for(host, token)
+    except WebConfigError as e:
+        err.print(str(e), markup=False, highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    store = Store.open(settings.storage.url)
+    shown = f"[{host}]" if ":" in host else host
+    out.print(f"dashboard on http://{shown}:{port}/", markup=False, highlight=False)
+    try:
+        uvicorn.run(create_app(store, settings, token=token), host=host, port=port)
+    finally:
+        store.close()
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    export_to: Annotated[
+        Path | None,
+        typer.Option("--export", help="Also write the marked items as eval cases (JSONL)."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Split of the exported cases: tune or heldout.")] = (
+        "heldout"
+    ),
+) -> None:
+    """Precision and recall of the classifier per language and source, from analyst feedback."""
+    import json
+
+    from monitor.report import build_report, write_eval
+    from monitor.store.repo import Store
+    from monitor.web.queries import labelled_items
+
+    if format not in ("table", "json"):
+        err.print(f"--format: expected table or json, got {format!r}")
+        raise typer.Exit(EXIT_CONFIG)
+    if split not in ("tune", "heldout"):
+        err.print(f"--split: expected tune or heldout, got {split!r}")
+        raise typer.Exit(EXIT_CONFIG)
+    store = Store.open(_globals(ctx).settings.storage.url)
+    pairs = labelled_items(store)
+    result = build_report(pairs)
+    if format == "json":
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(result.format())
+    if export_to is not None:
+        with export_to.open("w", encoding="utf-8") as fh:
+            n = write_eval(pairs, fh, split)
+        err.print(f"wrote {n} evaluation cases to {export_to}", markup=False, highlight=False)
 
 
 # --- entry point ----------------------------------------------------------------

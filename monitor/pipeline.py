@@ -19,6 +19,7 @@ import numpy as np
 from monitor.alerts.routing import channel_wants
 from monitor.classify import Classification, Classifier, Evidence
 from monitor.config import Settings, Source
+from monitor.coverage import observe_poll
 from monitor.extract import Extracted, PageTooComplex, extract
 from monitor.fetch import Accept, Fetcher, FetchError
 from monitor.fingerprint import band_keys, content_hash, pack, signature, similarity, unpack
@@ -189,6 +190,8 @@ class Pipeline:
         report.discovered = len(entries)
         entries = self._newest_first(entries)
         fresh = set(self.store.unseen_urls([e.url for e in entries]))
+        if not backfilled:
+            observe_poll(self.store, source, state, entries, fresh)
         todo = [e for e in entries if e.url in fresh and e.url not in self._inflight]
         todo = todo[: source.max_items_per_poll]
         self._inflight.update(e.url for e in todo)
@@ -383,3 +386,10 @@ class Pipeline:
 
 def evidence_dict(e: Evidence) -> dict[str, object]:
     return asdict(e)
+
+
+def document_from_page(ext: Extracted, entry: Entry, source: Source, page_url: str) -> Document:
+    """The Document of a page fetched from ``page_url`` (after redirects) and extracted
+    elsewhere, e.g. in a worker process: the same URLs and fallbacks as a poll uses."""
+    final_url = canonical_url(page_url)
+    return Pipeline._document(ext, entry, source, final_url, [entry.url, final_url])

@@ -64,6 +64,8 @@ class SourceState(SQLModel, table=True):
     last_error_at: datetime | None = Field(default=None, sa_column=_ts())
     consecutive_failures: int = 0
     next_poll_at: datetime | None = Field(default=None, sa_column=_ts())
+    # Hours of publishing the last poll could see (newest minus oldest dated entry).
+    window_hours: float | None = None
 
 
 class Item(SQLModel, table=True):

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from monitor.store.db import make_engine, migrate
 from monitor.store.models import (
     Alert,
+    Gap,
     Item,
     SeenUrl,
     SourceLease,
@@ -105,6 +106,64 @@ class Store:
             s.add(state)
             s.commit()
             return state
+
+    # --- coverage: feed windows and gaps -----------------------------------------
+
+    def newest_published(self, source: str) -> datetime | None:
+        with self.session() as s:
+            q = select(func.max(Item.published)).where(Item.source == source)
+            return s.exec(q).one()
+
+    def set_window(self, name: str, hours: float | None) -> None:
+        with self.session() as s:
+            state = s.exec(select(SourceState).where(SourceState.name == name)).one()
+            state.window_hours = hours
+            s.add(state)
+            s.commit()
+
+    def open_gap(self, source: str, start: datetime, end: datetime) -> Gap:
+        """Record a gap, merged into an open one of the same source it overlaps."""
+        with self.session() as s:
+            q = select(Gap).where(
+                Gap.source == source, Gap.status == "open", Gap.start <= end, Gap.end >= start
+            )
+            gap = s.exec(q).first()
+            if gap is None:
+                gap = Gap(source=source, start=start, end=end)
+            else:
+                gap.start, gap.end = min(gap.start, start), max(gap.end, end)
+            s.add(gap)
+            s.commit()
+            return gap
+
+    def close_gap(self, gap_id: int, *, status: str, items_found: int, route: str) -> None:
+        with self.session() as s:
+            gap = s.get(Gap, gap_id)
+            if gap is None:
+                return
+            gap.status, gap.items_found, gap.route = status, items_found, route
+            gap.closed_at = utcnow()
+            s.add(gap)
+            s.commit()
+
+    def gaps(self, *, status: str | None = None, since: datetime | None = None) -> list[Gap]:
+        q = select(Gap).order_by(col(Gap.found_at))
+        if status:
+            q = q.where(Gap.status == status)
+        if since:
+            q = q.where(Gap.found_at >= since)
+        with self.session() as s:
+            return list(s.exec(q))
+
+    def source_items(
+        self, source: str, since: datetime | None
+    ) -> list[tuple[datetime, datetime | None, bool]]:
+        """(fetched_at, published, backfilled) of a source's items, for coverage figures."""
+        q = select(Item.fetched_at, Item.published, Item.backfilled).where(Item.source == source)
+        if since:
+            q = q.where(Item.fetched_at >= since)
+        with self.session() as s:
+            return [(f, p, b) for f, p, b in s.exec(q)]
 
     # --- leases: one daemon polls a source at a time ----------------------------
 
