@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from monitor.config import ConfigError, Settings, Source, load_settings
+from monitor.classify import LexiconError
+from monitor.config import CONFIG_ENV, DEFAULT_CONFIG, ConfigError, Settings, Source, load_settings
 from monitor.logs import setup_logging
 from monitor.pipeline import PollReport
 from monitor.store.db import DatabaseError
@@ -29,6 +31,8 @@ sources_app = typer.Typer(
     help="List and check the configured sources.", invoke_without_command=True
 )
 app.add_typer(sources_app, name="sources")
+alerts_app = typer.Typer(help="Alert channels.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -160,6 +164,89 @@ def poll(
     _print_reports(reports)
 
 
+# --- backfill -----------------------------------------------------------------
+
+
+@app.command()
+def backfill(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help="Published on or after DATE.")] = None,
+    until: Annotated[str | None, typer.Option(help="Published on or before DATE.")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
+    ] = None,
+    alerts: Annotated[
+        bool, typer.Option("--alerts", help="Queue alerts for what it stores, as a poll would.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the articles it would fetch; store nothing.")
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Extraction processes [default: one per core].")
+    ] = None,
+) -> None:
+    """Store the sources' history from their sitemaps, listing pages and feeds.
+
+    Interrupted, the same command continues where it stopped and fetches nothing stored.
+    """
+    from monitor.backfill import (
+        Backfill,
+        BackfillResult,
+        DateRange,
+        LogProgress,
+        Progress,
+        RichProgress,
+        is_terminal,
+    )
+    from monitor.runtime import Runtime
+
+    settings = _globals(ctx).settings
+    first, last = _parse_day(since, "--since"), _parse_day(until, "--until")
+    if first and last and first > last:
+        err.print(f"--since {since} is after --until {until}")
+        raise typer.Exit(EXIT_CONFIG)
+    window = DateRange(first.date() if first else None, last.date() if last else None)
+    chosen = (
+        [settings.source(n) for n in source]
+        if source
+        else [s for s in settings.sources if s.enabled]
+    )
+
+    async def go(progress: Progress) -> BackfillResult:
+        async with Runtime(settings) as rt:
+            job = Backfill(
+                rt.pipeline, window, alerts=alerts, dry_run=dry_run, workers=workers,
+                progress=progress,
+            )  # fmt: skip
+            return await job.run(chosen)
+
+    try:
+        if is_terminal() and not dry_run:
+            with RichProgress([s.name for s in chosen], console=err) as bars:
+                result = _run(go(bars))
+        else:
+            result = _run(go(LogProgress()))
+    except KeyboardInterrupt:
+        err.print("interrupted: run the same command again to continue where it stopped")
+        raise typer.Exit(130) from None
+    if dry_run:
+        for p in result.planned:
+            day = f"{p.days[0]}" if p.days and p.days[0] == p.days[1] else "-"
+            out.print(f"{day}\t{p.source}\t{p.url}", markup=False, highlight=False)
+        out.print(f"{len(result.planned)} articles would be fetched", highlight=False)
+        return
+    table = Table("source", "discovered", "by date", "known", "fetched", "stored", "dup",
+                  "relevant", "errors", "status")  # fmt: skip
+    for r in [*result.reports, result.total]:
+        errors = ", ".join(f"{k}×{v}" for k, v in sorted(r.all_errors.items())) or "-"
+        table.add_row(
+            r.source, str(r.discovered), str(r.skipped_date + r.out_of_range), str(r.known),
+            str(r.fetched), str(r.stored), str(r.duplicates), str(r.relevant), errors,
+            f"FAILED: {r.error}" if r.error else "ok",
+        )  # fmt: skip
+    out.print(table)
+
+
 # --- items / export / import ----------------------------------------------------
 
 
@@ -262,6 +349,94 @@ def import_(
     _print_reports([report])
 
 
+# --- classify -------------------------------------------------------------------
+
+
+@app.command()
+def classify(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None, typer.Argument(help="A text file, or - for standard input.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    eval_path: Annotated[
+        Path | None, typer.Option("--eval", help="Score a labelled JSONL evaluation set.")
+    ] = None,
+) -> None:
+    """Classify one text (tier, score, evidence), or score an evaluation set."""
+    import json
+
+    from monitor.classify import classification_to_dict, format_classification
+    from monitor.classify.evaluate import evaluate, load_eval_set
+    from monitor.runtime import load_classifier
+
+    clf = load_classifier(_lexicon_settings(ctx))
+    if eval_path is not None:
+        report = evaluate(load_eval_set(eval_path), clf)
+        if as_json:
+            print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            print(report.format())
+        return
+    if file is None:
+        err.print("give a FILE, - for standard input, or --eval PATH")
+        raise typer.Exit(EXIT_CONFIG)
+    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    verdict = clf.classify(None, text)
+    if as_json:
+        print(json.dumps(classification_to_dict(verdict), ensure_ascii=False, indent=2))
+    else:
+        print(format_classification(verdict))
+
+
+def _lexicon_settings(ctx: typer.Context) -> Settings:
+    """The config when there is one; the built-in lexicon otherwise (classify needs no config)."""
+    g = _globals(ctx)
+    if g.config is None and not Path(DEFAULT_CONFIG).exists() and not os.environ.get(CONFIG_ENV):
+        return Settings()
+    return g.settings
+
+
+@app.command()
+def reclassify(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help="Only items published since DATE.")] = None,
+) -> None:
+    """Re-score stored items with the current lexicon; report what moved. Sends no alerts."""
+    from collections import Counter
+
+    from monitor.pipeline import evidence_dict
+    from monitor.runtime import load_classifier
+    from monitor.store.repo import Store
+
+    settings = _globals(ctx).settings
+    clf = load_classifier(settings)
+    store = Store.open(settings.storage.url)
+    start = _parse_day(since, "--since")
+    moved: Counter[tuple[str, str]] = Counter()
+    n = 0
+    for item in store.iter_items():
+        when = item.published or item.fetched_at
+        if start and when < start:
+            continue
+        verdict = clf.classify(item.title, item.text, item.language)
+        store.update_classification(
+            item.id or 0,
+            relevance=round(verdict.relevance, 4),
+            tier=verdict.tier,
+            evidence=[evidence_dict(e) for e in verdict.evidence],
+            version=clf.version,
+        )
+        moved[(item.tier or "unscored", verdict.tier)] += 1
+        n += 1
+    table = Table("from", "to", "items")
+    for (old, new), count in sorted(moved.items()):
+        table.add_row(old, new, str(count), style=None if old == new else "bold")
+    out.print(table)
+    changed = sum(c for (o, nw), c in moved.items() if o != nw)
+    out.print(f"re-scored {n} items with lexicon {clf.version}; {changed} changed tier")
+
+
 # --- demo -----------------------------------------------------------------------
 
 
@@ -362,6 +537,159 @@ def sources_check(
     out.print(table)
 
 
+@sources_app.command("add")
+def sources_add(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="A feed, or a site's page: its feed is looked for.")],
+    name: Annotated[str | None, typer.Option(help="Source name [default: from its title].")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="feed, sitemap or html [default: discovered].")
+    ] = None,
+    interval: Annotated[str | None, typer.Option(help="Poll every, e.g. 15m, 2h.")] = None,
+    language: Annotated[str | None, typer.Option(help="Language hint, e.g. ru.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, do not write.")] = False,
+) -> None:
+    """Find what URL offers (feed, announced feed, sitemap or listing) and add it to the config."""
+    from monitor.config import parse_duration
+    from monitor.config_edit import ConfigEditError, add_sources, duplicate_of, source_name
+    from monitor.fetch import Fetcher, FetchError
+    from monitor.sources.discover import Discovery, DiscoveryError, Kind, discover
+
+    if kind not in (None, "feed", "sitemap", "html"):
+        err.print(f"--kind: expected feed, sitemap or html, got {kind!r}")
+        raise typer.Exit(EXIT_CONFIG)
+    if interval is not None:
+        try:
+            parse_duration(interval)
+        except ValueError as e:
+            err.print(f"--interval: {e}", markup=False, highlight=False)
+            raise typer.Exit(EXIT_CONFIG) from None
+    settings = _globals(ctx).settings
+    taken = {s.name for s in settings.sources}
+    if name is not None and name in taken:
+        err.print(f"a source named {name!r} already exists", markup=False, highlight=False)
+        raise typer.Exit(EXIT_CONFIG)
+
+    def refuse_duplicate(candidate: str) -> None:
+        if (dup := duplicate_of(candidate, settings.sources)) is not None:
+            err.print(
+                f"{candidate} is already configured as source {dup.name!r}",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(EXIT_CONFIG)
+
+    refuse_duplicate(url)
+    wanted: Kind | None = kind  # type: ignore[assignment]
+
+    async def go() -> Discovery:
+        async with Fetcher(settings.fetch) as fetcher:
+            return await discover(fetcher, url, kind=wanted)
+
+    try:
+        found = _run(go())
+    except (DiscoveryError, FetchError) as e:
+        err.print(str(e), markup=False, highlight=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    refuse_duplicate(found.url)
+    chosen = name or source_name(found.title, found.url, taken)
+    out.print(
+        f"{found.kind}: {found.url} ({found.how})\ntitle: {found.title or '-'}\n"
+        f"name: {chosen}; {len(found.entries)} entries, the newest:",
+        markup=False,
+        highlight=False,
+    )
+    table = Table("published", "lang", "title", "url")
+    for sample in found.sample(hint=language):
+        table.add_row(
+            _when(sample.published), sample.language or "-", (sample.title or "-")[:70],
+            sample.url,
+        )  # fmt: skip
+    out.print(table)
+    if dry_run:
+        return
+    fields: dict[str, Any] = {"name": chosen, "url": found.url, "kind": found.kind}
+    fields |= {"interval": interval, "language": language}
+    try:
+        add_sources(Path(str(settings.config_path)), [fields])
+    except ConfigEditError as e:
+        err.print(str(e), markup=False, highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    out.print(f"added source {chosen!r} to {settings.config_path}", markup=False, highlight=False)
+
+
+@sources_app.command("remove")
+def sources_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """Delete a source from the config file, keeping the file's comments."""
+    from monitor.config_edit import ConfigEditError, remove_source
+
+    settings = _globals(ctx).settings
+    try:
+        remove_source(Path(str(settings.config_path)), name)
+    except ConfigEditError as e:
+        err.print(str(e), markup=False, highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    out.print(f"removed source {name!r}", markup=False, highlight=False)
+
+
+@sources_app.command("import")
+def sources_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="An OPML file, as feed readers export.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, do not write.")] = False,
+) -> None:
+    """Add the feeds of an OPML file; folders become tags, repeats are skipped."""
+    from monitor.config_edit import ConfigEditError, add_sources
+    from monitor.sources import SourceError
+    from monitor.sources.opml import parse_opml, plan_import
+
+    settings = _globals(ctx).settings
+    try:
+        opml = parse_opml(file.read_bytes())
+    except (OSError, SourceError) as e:
+        err.print(f"{file}: {e}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    plan = plan_import(opml, settings.sources)
+    if plan.tables and not dry_run:
+        try:
+            add_sources(Path(str(settings.config_path)), plan.tables)
+        except ConfigEditError as e:
+            err.print(str(e), markup=False, highlight=False)
+            raise typer.Exit(EXIT_CONFIG) from None
+    table = Table("result", "name", "kind", "tags", "url")
+    for t in plan.tables:
+        table.add_row("added", t["name"], t["kind"], ", ".join(t["tags"]), t["url"])
+    for src, why in plan.skipped:
+        table.add_row(f"skipped: {why}", src.title or "-", src.kind, ", ".join(src.tags), src.url)
+    out.print(table)
+    verb = "would add" if dry_run else "added"
+    out.print(
+        f"{verb} {len(plan.tables)} sources, skipped {len(plan.skipped)}",
+        markup=False,
+        highlight=False,
+    )
+
+
+@sources_app.command("export")
+def sources_export(
+    ctx: typer.Context,
+    format: Annotated[str, typer.Option("--format", help="opml.")] = "opml",
+    out_file: Annotated[Path | None, typer.Option("--out", help="File [default: stdout].")] = None,
+) -> None:
+    """Write the configured sources as OPML 2.0, folders by first tag."""
+    from monitor.sources.opml import export_opml
+
+    if format != "opml":
+        err.print(f"--format: expected opml, got {format!r}")
+        raise typer.Exit(EXIT_CONFIG)
+    data = export_opml(_globals(ctx).settings.sources, title="oic-monitor sources")
+    if out_file is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        out_file.write_bytes(data)
+
+
 def _human(seconds: float) -> str:
     """3600 -> 1h, 5400 -> 1h30m, 90061 -> 1d1h."""
     seconds = int(seconds)
@@ -454,6 +782,29 @@ def report(
         err.print(f"wrote {n} evaluation cases to {export_to}", markup=False, highlight=False)
 
 
+# --- alerts -------------------------------------------------------------------
+
+
+@alerts_app.command("test")
+def alerts_test(ctx: typer.Context) -> None:
+    """Send a test message through every alert channel now; exit 1 if any failed."""
+    from rich.text import Text
+
+    from monitor.alerts.dispatcher import send_test
+
+    settings = _globals(ctx).settings
+    if not settings.alerts:
+        err.print("no alert channels configured")
+        raise typer.Exit(EXIT_CONFIG)
+    results = _run(send_test(settings))
+    table = Table("channel", "ok", "detail")
+    for label, ok, detail in results:
+        table.add_row(label, "yes" if ok else "NO", Text(detail))
+    out.print(table)
+    if not all(ok for _, ok, _ in results):
+        raise typer.Exit(EXIT_FAILED)
+
+
 # --- entry point ----------------------------------------------------------------
 
 
@@ -466,6 +817,9 @@ def _guarded(fn: Callable[[], None]) -> None:
     except DatabaseError as e:
         err.print(f"database error: {e}", markup=False, highlight=False)
         sys.exit(EXIT_FAILED)
+    except LexiconError as e:
+        err.print(f"lexicon error: {e}", markup=False, highlight=False)
+        sys.exit(EXIT_CONFIG)
 
 
 def main() -> None:

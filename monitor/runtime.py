@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from monitor.classify import Classifier
+from monitor.classify import LexiconClassifier
 from monitor.config import Settings
 from monitor.fetch import Fetcher
 from monitor.pipeline import Pipeline
 from monitor.store.repo import Store
 
 
-def load_classifier(settings: Settings) -> Classifier:
+def load_classifier(settings: Settings) -> LexiconClassifier:
     from monitor.classify.engine import load_classifier as load
 
     return load(settings.lexicon)

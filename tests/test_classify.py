@@ -266,7 +266,7 @@ def test_headline_block_without_marker_is_a_tail(clf: LexiconClassifier) -> None
     tail = "\nСМИД ОИС открылся в Яунде\nГенсек ОИС посетил Астану\nОИС осудила нападение\n"
     c = clf.classify("Дороги", body + tail)
     assert c.tier != "relevant"
-    assert tail_start(fold(body + tail).text, ()) > len(body) - 2
+    assert tail_start(fold(body + tail).text, None) > len(body) - 2
 
 
 # --- evidence and formatting -------------------------------------------------------------

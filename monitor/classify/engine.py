@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 from monitor.classify import Classification, Evidence, Tier
-from monitor.classify.layout import tail_start
+from monitor.classify.layout import compile_markers, tail_start
 from monitor.classify.lexicon import (
     Concept,
     Lexicon,
@@ -73,6 +73,9 @@ class LexiconClassifier:
         self.version = lexicon.version
         self.topic = lexicon.topic
         self._matcher = TermMatcher(lexicon)
+        self._markers = compile_markers(lexicon.tail_markers)
+        scoring = lexicon.scoring
+        self._place = {"title": scoring.title, "lead": scoring.lead, "body": scoring.body}
 
     def __reduce__(self) -> tuple[object, tuple[str, str]]:
         return (_rebuild, (self.lexicon.source, self.lexicon.path))
@@ -80,17 +83,24 @@ class LexiconClassifier:
     def classify(self, title: str | None, text: str, language: str | None = None) -> Classification:
         """Score one article. `language` is accepted but not needed: every language's terms
         are matched, so a Russian report quoting an English name is still found."""
-        hits: list[_Hit] = []
+        fields: list[tuple[Folded, int]] = []  # folded text, offset where its tail starts
         if title and title.strip():
-            folded = fold(title)
-            for m in self._resolve(self._matcher.find(folded), folded.text):
-                hits.append(_Hit(m, self._concept(m), folded, "title", False))
+            fields.append((fold(title), -1))
         folded = fold(text or "")
-        tail_from = tail_start(folded.text, self.lexicon.tail_markers)
+        fields.append((folded, tail_start(folded.text, self._markers)))
+        found = [self._matcher.find(f) for f, _ in fields]
+        if any(self._concept(m).role == "ambiguous" for ms in found for m in ms):
+            for ms, (f, _) in zip(found, fields, strict=True):
+                ms += self._matcher.find(f, context=True)
         lead_chars = self.lexicon.scoring.lead_chars
-        for m in self._resolve(self._matcher.find(folded), folded.text):
-            where: Where = "lead" if m.start < lead_chars else "body"
-            hits.append(_Hit(m, self._concept(m), folded, where, m.start >= tail_from))
+        hits: list[_Hit] = []
+        for ms, (f, tail_from) in zip(found, fields, strict=True):
+            for m in self._resolve(ms, f.text):
+                if tail_from < 0:
+                    hits.append(_Hit(m, self._concept(m), f, "title", False))
+                else:
+                    where: Where = "lead" if m.start < lead_chars else "body"
+                    hits.append(_Hit(m, self._concept(m), f, where, m.start >= tail_from))
         return self._score(hits)
 
     def _concept(self, m: Match) -> Concept:
@@ -141,10 +151,6 @@ class LexiconClassifier:
         anchors = sum(1 for h in hits if h.concept.role == "core" and not h.tail)
         supported = any(h.concept.role in ("core", "weak", "context") and not h.tail for h in hits)
         counters = Counter(h.concept.id for h in hits if h.concept.role == "counter")
-        counter_terms: dict[str, list[str]] = defaultdict(list)
-        for h in hits:
-            if h.concept.role == "counter":
-                counter_terms[h.concept.id].append(_original(h))
 
         notes: list[str] = []
         voided: set[str] = set()
@@ -153,7 +159,9 @@ class LexiconClassifier:
             against = sum(counters[v] for v in concept.voided_by)
             if against and against >= anchors:
                 voided.add(cid)
-                shown = sorted({t for v in concept.voided_by for t in counter_terms[v]})[:3]
+                shown = sorted({_original(h) for h in hits if h.concept.id in concept.voided_by})[
+                    :3
+                ]
                 notes.append(
                     f"{cid} not counted: its other meaning is in the text ({', '.join(shown)})"
                 )
@@ -175,7 +183,7 @@ class LexiconClassifier:
         by_concept: dict[str, list[tuple[float, _Hit]]] = defaultdict(list)
         for h in hits:
             if counts(h) and h.concept.weight > 0:
-                place = scoring.tail if h.tail else getattr(scoring, h.where)
+                place = scoring.tail if h.tail else self._place[h.where]
                 by_concept[h.concept.id].append((h.concept.weight * place, h))
 
         core_points = weak_points = 0.0

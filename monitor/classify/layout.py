@@ -9,8 +9,8 @@ three or more short lines without sentence punctuation at the very end, after so
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-_LINE = re.compile(r"[^\n]+")
 _HEADLINE_MAX = 160
 _MARKER_LINE_MAX = 80
 _MIN_RUN = 3
@@ -18,22 +18,42 @@ _MIN_BODY_BEFORE_RUN = 200
 _SENTENCE_END = (".", "!", "?", "…", ":", ";")
 
 
-def tail_start(folded_text: str, markers: tuple[str, ...]) -> int:
+def compile_markers(markers: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex finding a line that starts with any heading (folded text)."""
+    alternatives = sorted({re.escape(m) for m in markers if m}, key=len, reverse=True)
+    if not alternatives:
+        return None
+    return re.compile(r"^[ \t]*(?:" + "|".join(alternatives) + ")", re.MULTILINE)
+
+
+def tail_start(folded_text: str, markers: re.Pattern[str] | None) -> int:
     """Offset where the trailing headline block begins, or len(text) if there is none."""
-    lines = [(m.start(), m.group().strip()) for m in _LINE.finditer(folded_text)]
-    lines = [(s, t) for s, t in lines if t]
-    if len(lines) < 2:
-        return len(folded_text)
-    for start, line in lines[1:]:
-        if len(line) <= _MARKER_LINE_MAX and line.startswith(markers):
-            return start
+    text = folded_text
+    end = len(text)
+    first_break = text.find("\n")
+    if first_break < 0:
+        return end
+    if markers is not None:
+        pos = first_break + 1
+        while m := markers.search(text, pos):
+            line_end = text.find("\n", m.start())
+            line_end = end if line_end < 0 else line_end
+            if len(text[m.start() : line_end].strip()) <= _MARKER_LINE_MAX:
+                return m.start()
+            pos = line_end
+    # Walk back over short unpunctuated lines at the very end.
     run = 0
-    first = len(folded_text)
-    for start, line in reversed(lines[1:]):
-        if len(line) > _HEADLINE_MAX or line.endswith(_SENTENCE_END):
-            break
-        run += 1
-        first = start
+    first = end
+    stop = end
+    while stop > first_break:
+        start = text.rfind("\n", 0, stop) + 1
+        line = text[start:stop].strip()
+        if line:
+            if len(line) > _HEADLINE_MAX or line.endswith(_SENTENCE_END):
+                break
+            run += 1
+            first = start
+        stop = start - 1
     if run >= _MIN_RUN and first >= _MIN_BODY_BEFORE_RUN:
         return first
-    return len(folded_text)
+    return end

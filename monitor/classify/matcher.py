@@ -66,6 +66,16 @@ def _first_literal(term: Term) -> str:
     return term.words[0].rstrip("*")
 
 
+def _automaton(keys: dict[str, list[int]]) -> ahocorasick.Automaton | None:
+    if not keys:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key, ids in keys.items():
+        automaton.add_word(key, (len(key), tuple(ids)))
+    automaton.make_automaton()
+    return automaton
+
+
 def _is_word(char: str) -> bool:
     return char.isalnum() or char == "_"
 
@@ -75,23 +85,27 @@ class TermMatcher:
 
     def __init__(self, lexicon: Lexicon) -> None:
         self._compiled: list[_Compiled] = []
-        by_key: dict[str, list[int]] = {}
+        # Context and counter terms only matter once an ambiguous term has been found, so
+        # they live in a second automaton that most articles never need to run.
+        keys: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
         for ci, concept in enumerate(lexicon.concepts):
+            group = 1 if concept.role in ("context", "counter") else 0
             for term in concept.terms:
                 literal = unicodedata.normalize("NFC", term.text) if term.exact_case else ""
-                by_key.setdefault(_first_literal(term), []).append(len(self._compiled))
+                keys[group].setdefault(_first_literal(term), []).append(len(self._compiled))
                 self._compiled.append(_Compiled(ci, term, _pattern(term), literal))
-        self._automaton = ahocorasick.Automaton()
-        for key, ids in by_key.items():
-            self._automaton.add_word(key, (len(key), tuple(ids)))
-        self._automaton.make_automaton()
+        self._automata = tuple(_automaton(k) for k in keys)
         self._proclitics = tuple(sorted(set(lexicon.proclitics), key=len, reverse=True))
         self._proclitic_chars = frozenset(p[-1] for p in self._proclitics)
 
-    def find(self, folded: Folded) -> list[Match]:
+    def find(self, folded: Folded, context: bool = False) -> list[Match]:
+        """Matches of the topic's terms, or (context=True) of its context and counter terms."""
         text = folded.text
         found: list[Match] = []
-        for end, (length, ids) in self._automaton.iter(text):
+        automaton = self._automata[1 if context else 0]
+        if automaton is None:
+            return found
+        for end, (length, ids) in automaton.iter(text):
             start = end - length + 1
             if start:
                 # Inline boundary test: most automaton hits are inside longer words.
