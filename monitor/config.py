@@ -131,6 +131,27 @@ class Source(_Strict):
     enabled: bool = True
     expect_within: Duration | None = None
     max_items_per_poll: int = Field(default=100, ge=1)  # newest first; the rest wait
+    # Adaptive interval: with both bounds set, the daemon polls busy sources more often
+    # and quiet ones less, and never less often than a third of the feed's window.
+    min_interval: Duration | None = None
+    max_interval: Duration | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Source:
+        if (self.min_interval is None) != (self.max_interval is None):
+            raise ValueError("set both min_interval and max_interval, or neither")
+        if (
+            self.min_interval
+            and self.max_interval
+            and not (self.min_interval <= self.interval <= self.max_interval)
+        ):
+            raise ValueError("need min_interval <= interval <= max_interval")
+        return self
+
+    @property
+    def adaptive(self) -> bool:
+        return self.min_interval is not None
+
     tags: list[str] = Field(default_factory=list)
 
     @field_validator("link_pattern")

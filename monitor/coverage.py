@@ -63,6 +63,7 @@ def observe_poll(
 class SourceCoverage:
     name: str
     interval: timedelta
+    min_interval: timedelta | None = None  # set when the source's interval is adaptive
     items: int = 0
     per_day: Counter[str] = field(default_factory=Counter)  # YYYY-MM-DD -> items
     gaps_found: int = 0
@@ -78,6 +79,9 @@ class SourceCoverage:
         if self.window_hours is None:
             return None
         window = timedelta(hours=self.window_hours)
+        if self.min_interval is not None and self.interval * 3 > window:
+            shorter = max(self.min_interval, window / 3)
+            return f"window {window}: the adaptive interval polls every {shorter}"
         if self.interval > window:
             return f"polled every {self.interval}, but one poll sees only {window}"
         if self.interval * 3 > window:
@@ -92,7 +96,7 @@ def coverage(
     gaps = store.gaps(since=since)
     rows = []
     for source in settings.sources:
-        row = SourceCoverage(source.name, source.interval)
+        row = SourceCoverage(source.name, source.interval, source.min_interval)
         st = states.get(source.name)
         row.window_hours = st.window_hours if st else None
         for fetched, published, backfilled in store.source_items(source.name, since):

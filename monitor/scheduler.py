@@ -27,6 +27,18 @@ log = logging.getLogger("monitor.scheduler")
 SHUTDOWN_GRACE = 8.0
 
 
+def next_interval(
+    source: Source, current: timedelta, *, new_items: int, window_hours: float | None
+) -> timedelta:
+    """The adaptive policy: shorter after news, longer after silence, inside the bounds,
+    and at most a third of the feed window so three polls fit in what one poll can see."""
+    assert source.min_interval is not None and source.max_interval is not None
+    nxt = current * 0.75 if new_items else current * 1.25
+    if window_hours is not None and window_hours > 0:
+        nxt = min(nxt, timedelta(hours=window_hours) / 3)
+    return max(source.min_interval, min(source.max_interval, nxt))
+
+
 def lease_ttl(source: Source) -> timedelta:
     """Held a little past one interval: a live owner renews in time, a dead one's lapses
     so another daemon takes the source at its next tick."""
@@ -45,6 +57,7 @@ class Daemon:
         self.metrics = Metrics()
         self.stop_event = asyncio.Event()
         self.inflight: set[asyncio.Task[object]] = set()
+        self.intervals: dict[str, timedelta] = {}  # adaptive intervals now in force
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.rt: Runtime | None = None
         self.started_at = datetime.now(UTC)
@@ -80,6 +93,8 @@ class Daemon:
             report = await self.rt.pipeline.poll(source)
             # Renew from the end of the poll, so a long poll does not let the lease lapse.
             self.rt.store.acquire_lease(name, self.owner, lease_ttl(source))
+            if source.adaptive and report.ok:
+                self._adapt(source, report.stored)
             outcome = "not_modified" if report.not_modified else ("ok" if report.ok else "error")
             self.metrics.polls.labels(name, outcome).inc()
             self.metrics.items.labels(name).inc(report.stored)
@@ -103,6 +118,18 @@ class Daemon:
             timeout=d.timeout.total_seconds(),
             interval=d.every.total_seconds(),
         )
+
+    def _adapt(self, source: Source, new_items: int) -> None:
+        assert self.rt is not None
+        current = self.intervals.get(source.name, source.interval)
+        window = self.rt.store.source_state(source.name).window_hours
+        nxt = next_interval(source, current, new_items=new_items, window_hours=window)
+        if abs((nxt - current).total_seconds()) >= 1:
+            self.intervals[source.name] = nxt
+            job = self.scheduler.get_job(source.name)
+            if job is not None:
+                job.reschedule(IntervalTrigger(seconds=nxt.total_seconds(), jitter=jitter_for(nxt)))
+                log.info("%s: now polled every %s", source.name, nxt)
 
     async def _dispatch_loop(self) -> None:
         assert self.rt is not None
@@ -145,6 +172,7 @@ class Daemon:
                 self._schedule(src)
                 log.info("reload: added source %s", name)
             elif old[name] != src:
+                self.intervals.pop(name, None)
                 job = self.scheduler.get_job(name)
                 self._schedule(src, first_run=job.next_run_time if job else None)
                 log.info("reload: updated source %s", name)
@@ -174,7 +202,8 @@ class Daemon:
             self.scheduler.start()
             tasks = [asyncio.create_task(self._dispatch_loop())]
             if sock is not None:
-                from monitor.web.health import health_app, serve_app
+                from monitor.web.app import daemon_app as health_app
+                from monitor.web.health import serve_app
 
                 tasks.append(
                     asyncio.create_task(serve_app(health_app(self), sock, self.stop_event))
