@@ -271,6 +271,7 @@ class Settings(_Strict):
     delivery: DeliverySettings = DeliverySettings()
     alert_window: Duration = timedelta(hours=48)
     failures_before_alert: int = Field(default=5, ge=1)  # failed polls in a row
+    catchup_every: Duration = timedelta(minutes=5)  # how often open gaps are worked on
     lexicon: Path | None = None
     sources: list[Source] = Field(default_factory=list)
     alerts: list[AlertChannel] = Field(default_factory=list)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 import monitor
-from monitor.alerts import email, outbox, webhook
+from monitor.alerts import apprise_channel, email, outbox, webhook
 from monitor.alerts.errors import DeliveryError, PermanentError, TemporaryError
 from monitor.alerts.message import (
     OperatorNotice,
@@ -97,6 +97,11 @@ def next_attempt(
         delay = max(delay, asked)
     # One last try right at the deadline rather than giving up before it.
     return min(now + delay, deadline)
+
+
+def late_reason(row: Alert) -> str | None:
+    late = (row.payload or {}).get("late")
+    return str(late) if late else None
 
 
 def safe_label(label: str) -> str:
@@ -178,16 +183,22 @@ class _Run:
             if channel.kind == "webhook":
                 body = webhook.operator_body(channel, notice, key=key)
                 return await webhook.post(self.client, channel, body, key=key)
+            if channel.kind == "apprise":
+                return await apprise_channel.send_operator(
+                    channel, notice, previous=[row.last_error]
+                )
             return await self._email(channel, email_operator(notice, channel, key=key))
         if row.kind != "story":
             raise PermanentError(f"unknown alert kind {row.kind!r}")
         found = items.get(row.item_id) if row.item_id is not None else None
         if found is None:
             raise PermanentError(f"item {row.item_id} no longer exists")
-        story = story_from_item(*found)
+        story = story_from_item(*found, late=late_reason(row))
         if channel.kind == "webhook":
             body = webhook.story_body(channel, story, key=key)
             return await webhook.post(self.client, channel, body, key=key)
+        if channel.kind == "apprise":
+            return await apprise_channel.send_story(channel, story, previous=[row.last_error])
         return await self._email(channel, email_story(story, channel, key=key))
 
     async def _email(self, channel: AlertChannel, msg: EmailMessage) -> str:
@@ -204,7 +215,7 @@ class _Run:
             if found is None:
                 gone.append(row)
             else:
-                stories.append(story_from_item(*found))
+                stories.append(story_from_item(*found, late=late_reason(row)))
                 kept.append(row)
         if gone:
             self._failed(channel, gone, PermanentError("item no longer exists"))
@@ -212,7 +223,11 @@ class _Run:
             return
         key = digest_key([r.story_key for r in kept])
         try:
-            detail = await self._email(channel, email_digest(stories, channel, key=key))
+            if channel.kind == "apprise":
+                previous = [r.last_error for r in kept]
+                detail = await apprise_channel.send_digest(channel, stories, previous=previous)
+            else:
+                detail = await self._email(channel, email_digest(stories, channel, key=key))
         except DeliveryError as e:
             self._failed(channel, kept, e)
             return
@@ -266,8 +281,8 @@ def _keys(rows: Sequence[Alert]) -> str:
 
 
 def _digest_channels(settings: Settings) -> list[AlertChannel]:
-    # Digests are an email mode; operator alerts always go out at once.
-    return [ch for ch in settings.alerts if ch.kind == "email" and ch.mode == "digest"]
+    # Email and chat channels can collect a digest; operator alerts always go out at once.
+    return [ch for ch in settings.alerts if ch.kind in ("email", "apprise") and ch.mode == "digest"]
 
 
 async def dispatch_due(
@@ -359,6 +374,8 @@ async def send_test(
                 if ch.kind == "webhook":
                     body = webhook.test_body(ch, key=key)
                     detail = await webhook.post(http, ch, body, key=key)
+                elif ch.kind == "apprise":
+                    detail = await apprise_channel.send_test(ch)
                 else:
                     detail = await email.send(
                         ch,

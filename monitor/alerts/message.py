@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from monitor.config import AlertChannel
 from monitor.store.models import Item
 
-OperatorEvent = Literal["failing", "recovered", "silent"]
+OperatorEvent = Literal["failing", "recovered", "silent", "gap"]
 
 SNIPPET_CHARS = 300  # the lead of the text shown when no evidence snippet exists
 SLACK_TERMS = 8  # evidence terms listed in a Slack line
@@ -45,6 +45,7 @@ class Story:
     evidence: list[dict[str, object]] = field(default_factory=list)
     also_reported_by: list[str] = field(default_factory=list)
     snippet: str = ""
+    late: str | None = None  # why the alert comes after the fact (found by a gap catch-up)
 
     @property
     def terms(self) -> list[str]:
@@ -84,7 +85,9 @@ def _weight(e: Mapping[str, object]) -> float:
     return float(w) if isinstance(w, (int, float)) else 0.0
 
 
-def story_from_item(item: Item, also_reported_by: Sequence[str] = ()) -> Story:
+def story_from_item(
+    item: Item, also_reported_by: Sequence[str] = (), late: str | None = None
+) -> Story:
     assert item.id is not None
     evidence = [dict(e) for e in item.evidence or [] if isinstance(e, Mapping)]
     return Story(
@@ -100,6 +103,7 @@ def story_from_item(item: Item, also_reported_by: Sequence[str] = ()) -> Story:
         evidence=evidence,
         also_reported_by=list(also_reported_by),
         snippet=_evidence_snippet(evidence) or _lead(item.text),
+        late=late,
     )
 
 
@@ -187,6 +191,7 @@ def story_json(story: Story, *, key: str) -> dict[str, object]:
         "story_id": story.story_id,
         "also_reported_by": story.also_reported_by,
         "snippet": story.snippet,
+        "late": story.late,
     }
 
 
@@ -226,6 +231,8 @@ def slack_story(story: Story) -> str:
         lines.append(f"evidence: {terms}")
     if story.also_reported_by:
         lines.append("also reported by: " + ", ".join(map(slack_escape, story.also_reported_by)))
+    if story.late:
+        lines.append("late: " + slack_escape(story.late))
     return "\n".join(lines)
 
 
@@ -255,6 +262,8 @@ def _story_parts(story: Story) -> tuple[str, str]:
     terms = story.terms
     also = ", ".join(story.also_reported_by)
     also_text = f" · also reported by {also}" if also else ""
+    if story.late:
+        also_text += f" · late: {story.late}"
     text = _template("story.txt").substitute(
         title=story.title,
         source=story.source,
@@ -356,3 +365,104 @@ def email_test(channel: AlertChannel, *, key: str) -> EmailMessage:
     return _email(
         channel, subject="test alert", text=line, body_html=f"<p>{html.escape(line)}</p>", key=key
     )
+
+
+# --- chat services (Apprise) -------------------------------------------------
+
+# Characters CommonMark may read as markup anywhere in a line.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+# ...and at the start of a line (headings, quotes, lists).
+_MD_LINE_START = re.compile(r"^([#>+-]|\d+[.)])", re.MULTILINE)
+
+
+def md_escape(text: str) -> str:
+    """Text that CommonMark shows as it is."""
+    return _MD_LINE_START.sub(r"\\\1", _MD_SPECIAL.sub(r"\\\1", text))
+
+
+def _md_url(url: str) -> str:
+    # A link destination ends at ")" or a space; encoded, the link still opens the page.
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C")
+
+
+def _md_highlight(text: str, terms: Sequence[str]) -> str:
+    return "".join(
+        f"**{md_escape(s)}**" if hit else md_escape(s) for s, hit in highlight(text, terms)
+    )
+
+
+def _cut(text: str, limit: int | None) -> str:
+    if limit is None or len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + " …"
+
+
+def chat_story(
+    story: Story, *, markdown: bool, snippet_limit: int | None = None
+) -> tuple[str, str]:
+    """(title, body) of one story for a chat service, in Markdown or plain text.
+
+    `snippet_limit` shortens the evidence snippet, the one part that may be cut; the
+    title, source, date, tier, score, outlets and link always stay.
+    """
+    tier = story.tier or "unclassified"
+    meta = " · ".join([story.source, _date(story.published), tier, f"score {_score(story)}"])
+    snippet = _cut(story.snippet, snippet_limit)
+    terms = story.terms
+    also = ", ".join(story.also_reported_by)
+    if markdown:
+        lines = [md_escape(meta)]
+        if snippet:
+            lines.append("> " + _md_highlight(snippet, terms))
+        if terms:
+            lines.append("Evidence: " + md_escape(", ".join(terms[:SLACK_TERMS])))
+        if also:
+            lines.append("Also reported by: " + md_escape(also))
+        if _linkable(story.url):
+            lines.append(f"[{md_escape(story.url)}]({_md_url(story.url)})")
+        else:
+            lines.append(md_escape(story.url))
+        return md_escape(story.title), "\n\n".join(lines)
+    lines = [meta]
+    if snippet:
+        lines.append(highlight_text(snippet, terms))
+    if terms:
+        lines.append("Evidence: " + ", ".join(terms[:SLACK_TERMS]))
+    if also:
+        lines.append("Also reported by: " + also)
+    lines.append(story.url)
+    return story.title, "\n\n".join(lines)
+
+
+def chat_digest(stories: Sequence[Story], *, markdown: bool) -> tuple[str, str]:
+    """(title, body) of a digest: one short block per story, most relevant first.
+
+    Long digests are split into several messages by the sender, at block boundaries.
+    """
+    ordered = digest_order(stories)
+    n = len(ordered)
+    title = f"oic-monitor: {n} new {'story' if n == 1 else 'stories'}"
+    blocks = []
+    for s in ordered:
+        meta = " · ".join([s.source, _date(s.published), s.tier or "unclassified", _score(s)])
+        if markdown:
+            head = (
+                f"**[{md_escape(s.title)}]({_md_url(s.url)})**"
+                if _linkable(s.url)
+                else f"**{md_escape(s.title)}**"
+            )
+            blocks.append(f"{head}\n{md_escape(meta)}")
+        else:
+            blocks.append(f"{s.title}\n{meta}\n{s.url}")
+    return title, "\n\n".join(blocks)
+
+
+def chat_operator(notice: OperatorNotice, *, markdown: bool) -> tuple[str, str]:
+    title = f"oic-monitor: {notice.headline}"
+    return (md_escape(title), md_escape(notice.message)) if markdown else (title, notice.message)
+
+
+def chat_test() -> tuple[str, str]:
+    return "oic-monitor test alert", "oic-monitor test alert: this channel works."
