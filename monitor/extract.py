@@ -423,8 +423,26 @@ def _bare_extraction(tree: HtmlElement, url: str) -> Document | None:
 MAX_ELEMENTS = 60_000
 
 
+# libxml2 stops parsing HTML at 256 levels of nesting and keeps only what it read so far,
+# so a tree that deep is a page it gave up on (news pages nest 20-40 levels).
+MAX_DEPTH = 255
+
+
 class PageTooComplex(ValueError):
-    """The page has too many elements to extract in reasonable time."""
+    """The page has too many elements, or is nested too deep, to extract reliably."""
+
+
+def _size(tree: HtmlElement) -> tuple[int, int]:
+    """(number of elements, deepest nesting) of a parsed page."""
+    elements = depth = deepest = 0
+    for event, _ in etree.iterwalk(tree, events=("start", "end")):
+        if event == "start":
+            elements += 1
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return elements, deepest
 
 
 def extract(
@@ -445,9 +463,11 @@ def extract(
     tree = load_html(html)
     if tree is None:
         return None
-    elements = sum(1 for _ in tree.iter())
+    elements, depth = _size(tree)
     if elements > MAX_ELEMENTS:
         raise PageTooComplex(f"{url}: {elements:,} HTML elements, more than {MAX_ELEMENTS:,}")
+    if depth > MAX_DEPTH:
+        raise PageTooComplex(f"{url}: HTML nested more than {MAX_DEPTH} levels deep")
     document = _bare_extraction(tree, url)
     if document is None or not document.text:
         return None

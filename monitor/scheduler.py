@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import signal
 import socket
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from monitor.alerts.dispatcher import DispatcherSettings, dispatch_due
 from monitor.config import ConfigError, Settings, Source, load_settings
@@ -25,6 +27,7 @@ log = logging.getLogger("monitor.scheduler")
 
 # Signals must not leave a half-written poll behind; past this the daemon stops anyway.
 SHUTDOWN_GRACE = 8.0
+CATCHUP_LEASE = "~catch-up"
 
 
 def next_interval(
@@ -45,6 +48,23 @@ def lease_ttl(source: Source) -> timedelta:
     return source.interval + min(source.interval / 2, timedelta(minutes=2))
 
 
+# How often leases of long-running polls are looked at (renewed at a third of their TTL).
+LEASE_CHECK_SECONDS = 0.5
+# Errors that mean "cannot reach the database now" (down, restarting, locked), not a bug.
+DB_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def db_reason(e: DBAPIError) -> str:
+    """The driver's one-line reason, without the SQL statement SQLAlchemy appends."""
+    return " ".join(str(e.orig or e).split())[:300]
+
+
+def first_delay(interval: timedelta) -> timedelta:
+    """A random start within the first interval (at most 30 s): daemons started together
+    split the sources between them, and many sources do not all poll at once."""
+    return timedelta(seconds=random.uniform(0, min(interval.total_seconds(), 30.0)))
+
+
 def jitter_for(interval: timedelta) -> int:
     """Spread polls of many sources: a tenth of the interval, at most a minute."""
     return int(min(interval.total_seconds() * 0.1, 60))
@@ -57,6 +77,7 @@ class Daemon:
         self.metrics = Metrics()
         self.stop_event = asyncio.Event()
         self.inflight: set[asyncio.Task[object]] = set()
+        self.polling: dict[str, tuple[timedelta, float]] = {}  # source -> (lease TTL, renewed)
         self.intervals: dict[str, timedelta] = {}  # adaptive intervals now in force
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.rt: Runtime | None = None
@@ -76,7 +97,7 @@ class Daemon:
             max_instances=1,  # never two runs of one source at once
             coalesce=True,  # after a pause, one catch-up run, not a burst
             misfire_grace_time=int(max(30, source.interval.total_seconds() / 2)),
-            next_run_time=first_run or datetime.now(UTC),
+            next_run_time=first_run or datetime.now(UTC) + first_delay(source.interval),
             replace_existing=True,
         )
 
@@ -88,10 +109,15 @@ class Daemon:
             source = next((s for s in self.settings.sources if s.name == name), None)
             if source is None or self.stop_event.is_set():
                 return
-            if not self.rt.store.acquire_lease(name, self.owner, lease_ttl(source)):
+            ttl = lease_ttl(source)
+            if not self.rt.store.acquire_lease(name, self.owner, ttl):
                 return  # another daemon polls this source
-            report = await self.rt.pipeline.poll(source)
-            # Renew from the end of the poll, so a long poll does not let the lease lapse.
+            self.polling[name] = (ttl, asyncio.get_running_loop().time())
+            try:
+                report = await self.rt.pipeline.poll(source)
+            finally:
+                self.polling.pop(name, None)
+            # Renewed from the end of the poll: the next tick is one interval from now.
             self.rt.store.acquire_lease(name, self.owner, lease_ttl(source))
             if source.adaptive and report.ok:
                 self._adapt(source, report.stored)
@@ -103,10 +129,45 @@ class Daemon:
             if report.ok:
                 self.metrics.last_success.labels(name).set(datetime.now(UTC).timestamp())
             after_poll(self.rt.store, self.settings, source, report)
+        except DB_UNAVAILABLE as e:
+            # Nothing is lost: what was not stored is not marked seen, so the next poll
+            # fetches it again.
+            log.error(
+                "%s: poll failed, the database is unavailable (%s); retried at the next interval",
+                name,
+                db_reason(e),
+            )
         except Exception:
             log.exception("%s: poll crashed; the source stays scheduled", name)
         finally:
             self.inflight.discard(task)
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of polls that run long (a slow site, many new articles), all in
+        one transaction a second, so no other daemon starts on a source still being polled."""
+        assert self.rt is not None
+        loop = asyncio.get_running_loop()
+        while not self.stop_event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), LEASE_CHECK_SECONDS)
+            now = loop.time()
+            due = {
+                name: ttl
+                for name, (ttl, renewed) in self.polling.items()
+                if now - renewed >= ttl.total_seconds() / 3
+            }
+            if not due:
+                continue
+            try:
+                lost = self.rt.store.renew_leases(self.owner, due)
+            except DB_UNAVAILABLE as e:
+                log.warning("cannot renew the leases of running polls: %s", db_reason(e))
+                continue
+            for name, ttl in due.items():
+                if name in self.polling:
+                    self.polling[name] = (ttl, now)
+            for name in lost:
+                log.warning("%s: lease lost to another daemon during a poll", name)
 
     def dispatcher_settings(self) -> DispatcherSettings:
         d = self.settings.delivery
@@ -118,6 +179,21 @@ class Daemon:
             timeout=d.timeout.total_seconds(),
             interval=d.every.total_seconds(),
         )
+
+    async def _catchup_job(self) -> None:
+        """Fill open gaps; one daemon at a time, never two rounds at once."""
+        assert self.rt is not None
+        if self.stop_event.is_set():
+            return
+        every = self.settings.catchup_every
+        if not self.rt.store.acquire_lease(CATCHUP_LEASE, self.owner, every * 2):
+            return
+        try:
+            from monitor.catchup import fill_gaps
+
+            await fill_gaps(self.rt.pipeline, self.settings)
+        except Exception:
+            log.exception("gap catch-up failed; will retry")
 
     def _adapt(self, source: Source, new_items: int) -> None:
         assert self.rt is not None
@@ -141,6 +217,8 @@ class Daemon:
                 self.metrics.alerts_sent.inc(report.sent)
                 self.metrics.alerts_failed.inc(report.failed + report.retried)
                 check_silence(self.rt.store, self.settings)
+            except DB_UNAVAILABLE as e:
+                log.error("alert dispatch failed, the database is unavailable (%s)", db_reason(e))
             except Exception:
                 log.exception("alert dispatch failed; will retry")
             with contextlib.suppress(TimeoutError):
@@ -199,8 +277,20 @@ class Daemon:
             for source in self.settings.sources:
                 if source.enabled:
                     self._schedule(source)
+            self.scheduler.add_job(
+                self._catchup_job,
+                IntervalTrigger(seconds=self.settings.catchup_every.total_seconds()),
+                id=CATCHUP_LEASE,
+                max_instances=1,
+                coalesce=True,
+                # Low priority: the first round waits for the first polls to be done.
+                next_run_time=datetime.now(UTC) + self.settings.catchup_every / 4,
+            )
             self.scheduler.start()
-            tasks = [asyncio.create_task(self._dispatch_loop())]
+            tasks = [
+                asyncio.create_task(self._dispatch_loop()),
+                asyncio.create_task(self._keep_leases()),
+            ]
             if sock is not None:
                 from monitor.web.app import daemon_app as health_app
                 from monitor.web.health import serve_app
@@ -210,15 +300,19 @@ class Daemon:
                 )
             log.info(
                 "running: %d sources, %d alert channels",
-                len(self.scheduler.get_jobs()),
+                sum(1 for s in self.settings.sources if s.enabled),
                 len(self.settings.alerts),
             )
             await self.stop_event.wait()
-            self.scheduler.shutdown(wait=False)
+            # Paused, not shut down, while polls finish: APScheduler's shutdown cancels the
+            # coroutine jobs still running.
+            self.scheduler.pause()
             if self.inflight:
                 _, pending = await asyncio.wait(set(self.inflight), timeout=SHUTDOWN_GRACE)
                 for t in pending:
                     t.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+            self.scheduler.shutdown(wait=False)
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

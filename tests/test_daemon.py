@@ -3,87 +3,21 @@ that fails at first, a real SMTP server, SIGKILL mid-queue, and a clean SIGTERM.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from email.utils import format_datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from monitor.store.models import utcnow
-from tests.pages import article_page, seed_articles
+from tests.daemon_support import SECRET, Hook, Site, story_ids, wait_for
+from tests.pages import seed_articles
 from tests.test_alerts_email import Inbox, Smtp, free_port
-from tests.webserver import LocalWeb, Request, Response
-
-SECRET = "daemon-test-secret-5b1c"
-# Generous bounds so a slow machine never hangs the suite; nothing here measures speed.
-PATIENCE = 90.0
-
-
-class Site:
-    """A news site whose feed grows when the test publishes."""
-
-    def __init__(self, web: LocalWeb) -> None:
-        self.web = web
-        self.published: list[tuple[str, str]] = []  # (path, title)
-        self.lock = threading.Lock()
-        web.routes["/rss.xml"] = self.feed
-        web.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
-
-    def publish(self, n: int, title: str, paragraphs: tuple[str, ...], lang: str) -> None:
-        now = utcnow()
-        page = article_page(title, paragraphs, lang=lang, published_iso=now.isoformat())
-        path = f"/news/{n}.html"
-        self.web.add(path, page.html)
-        with self.lock:
-            self.published.append((path, title))
-
-    def feed(self, _: Request) -> Response:
-        with self.lock:
-            items = "".join(
-                f"<item><title>{t}</title><link>{self.web.base}{p}</link>"
-                f"<pubDate>{format_datetime(utcnow())}</pubDate></item>"
-                for p, t in reversed(self.published)
-            )
-        return Response(
-            body=f'<?xml version="1.0"?><rss version="2.0"><channel><title>S</title>{items}'
-            "</channel></rss>",
-            content_type="application/rss+xml",
-        )
-
-
-class Hook:
-    """Webhook receiver: answers 503 while `down`, else 200; records what it accepted."""
-
-    def __init__(self, web: LocalWeb, fail_first: int) -> None:
-        self.fail_left = fail_first
-        self.down = False
-        self.accepted: list[dict[str, object]] = []
-        self.refused = 0
-        self.bad_signatures = 0
-        self.lock = threading.Lock()
-        web.routes["/hook"] = self.handle
-
-    def handle(self, req: Request) -> Response:
-        with self.lock:
-            if self.down or self.fail_left > 0:
-                self.fail_left = max(0, self.fail_left - 1)
-                self.refused += 1
-                return Response(status=503, body="busy")
-            expected = hmac.new(SECRET.encode(), req.body, hashlib.sha256).hexdigest()
-            if req.headers.get("x-signature") != f"sha256={expected}":
-                self.bad_signatures += 1
-            self.accepted.append(json.loads(req.body))
-            return Response(status=200, body="ok")
+from tests.webserver import LocalWeb
 
 
 def write_config(tmp: Path, site: str, hook: str, smtp_port: int) -> Path:
@@ -146,18 +80,6 @@ def start(cfg: Path, tmp: Path, http_port: int) -> subprocess.Popen[bytes]:
         stderr=log,
         env={**os.environ, "OIC_TEST_HOOK_SECRET": SECRET},
     )
-
-
-def wait_for(cond: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.1)
-
-
-def story_ids(accepted: list[dict[str, object]]) -> list[object]:
-    return [body["story_id"] for body in accepted]
 
 
 @pytest.fixture

@@ -193,14 +193,15 @@ class Store:
                 if s.get(SourceLease, name) is not None:
                     return False
             else:
-                taken = s.execute(
+                # Core, not ORM: nothing in the session to synchronise, and this runs per poll.
+                taken = s.connection().execute(
                     update(SourceLease)
                     .where(col(SourceLease.name) == name)
                     .where((col(SourceLease.owner) == owner) | (col(SourceLease.until) < now))
                     .values(owner=owner, until=now + ttl)
                 )
                 s.commit()
-                if taken.rowcount:  # type: ignore[attr-defined]
+                if taken.rowcount:
                     return True
                 if s.get(SourceLease, name) is not None:
                     return False
@@ -211,6 +212,24 @@ class Store:
                 s.rollback()
                 return False
             return True
+
+    def renew_leases(self, owner: str, ttls: dict[str, timedelta]) -> list[str]:
+        """Extend `owner`'s leases by their TTLs in one transaction; the names among them
+        that `owner` no longer holds."""
+        now = utcnow()
+        lost = []
+        with self.session() as s:
+            conn = s.connection()
+            for name, ttl in ttls.items():
+                renewed = conn.execute(
+                    update(SourceLease)
+                    .where(col(SourceLease.name) == name, col(SourceLease.owner) == owner)
+                    .values(until=now + ttl)
+                )
+                if not renewed.rowcount:
+                    lost.append(name)
+            s.commit()
+        return lost
 
     def release_leases(self, owner: str) -> None:
         """Let other daemons take this owner's sources at once (on a clean stop)."""
