@@ -232,7 +232,7 @@ def backfill(
     if dry_run:
         for p in result.planned:
             day = f"{p.days[0]}" if p.days and p.days[0] == p.days[1] else "-"
-            out.print(f"{day}\t{p.source}\t{p.url}", markup=False, highlight=False)
+            typer.echo(f"{day}\t{p.source}\t{p.url}")
         out.print(f"{len(result.planned)} articles would be fetched", highlight=False)
         return
     table = Table("source", "discovered", "by date", "known", "fetched", "stored", "dup",
@@ -242,7 +242,7 @@ def backfill(
         table.add_row(
             r.source, str(r.discovered), str(r.skipped_date + r.out_of_range), str(r.known),
             str(r.fetched), str(r.stored), str(r.duplicates), str(r.relevant), errors,
-            f"FAILED: {r.error}" if r.error else "ok",
+            f"FAILED: {r.error}" if r.error else ("" if r.source == "total" else "ok"),
         )  # fmt: skip
     out.print(table)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from monitor.alerts.routing import channel_wants
+from monitor.analysis import Analysis
 from monitor.classify import Classification, Classifier, Evidence
 from monitor.config import Settings, Source
 from monitor.coverage import observe_poll
@@ -212,7 +213,11 @@ class Pipeline:
                 finally:
                     self._inflight.discard(entry.url)
 
-        await asyncio.gather(*(one(e) for e in todo))
+        # Every article settles before the poll ends or fails (a database error in one must
+        # not leave the others running on after the poll has given up).
+        outcomes = await asyncio.gather(*(one(e) for e in todo), return_exceptions=True)
+        if failed := next((o for o in outcomes if isinstance(o, BaseException)), None):
+            raise failed
         self.store.record_poll(
             source.name, error=None, etag=found.etag, last_modified=found.last_modified
         )
@@ -305,20 +310,30 @@ class Pipeline:
         allow_alerts: bool,
         first_poll: bool = False,
         backfilled: bool = False,
+        analysis: Analysis | None = None,
+        late: str | None = None,
     ) -> Item | None:
-        """Hash, classify and store one document; queue its alerts in the same transaction."""
-        digest = content_hash(doc.text)
+        """Hash, classify and store one document; queue its alerts in the same transaction.
+
+        ``analysis``: hash, verdict and MinHash already computed (in a worker process).
+        """
+        digest = analysis.content_hash if analysis else content_hash(doc.text)
         if (known := self.store.item_by_hash(digest)) is not None:
             report.duplicates += 1
             self.store.mark_urls(
                 doc.urls, source=doc.source.name, outcome="duplicate", item_id=known.id
             )
             return None
-        verdict = (
-            self.classifier.classify(doc.title, doc.text, doc.language) if self.classifier else None
-        )
-        sig = signature(doc.text)
-        bands = band_keys(sig)
+        if analysis is not None:
+            verdict, sig, bands = analysis.verdict, analysis.signature, analysis.bands
+        else:
+            verdict = (
+                self.classifier.classify(doc.title, doc.text, doc.language)
+                if self.classifier
+                else None
+            )
+            sig = signature(doc.text)
+            bands = band_keys(sig)
         story_id = self._story_of(sig, bands)
         item = Item(
             url=doc.url,
@@ -348,7 +363,7 @@ class Pipeline:
             # copy was backfilled or arrived outside the alert window.
             and not (story_id is not None and self.store.story_has_relevant(story_id))
         ):
-            alerts = self._plan_alerts(verdict, doc)
+            alerts = self._plan_alerts(verdict, doc, late)
         stored, created = self.store.add_item(item, doc.urls, alerts, bands)
         if not created:
             report.duplicates += 1
@@ -376,9 +391,16 @@ class Pipeline:
             return not first_poll
         return utcnow() - published <= self.settings.alert_window
 
-    def _plan_alerts(self, verdict: Classification, doc: Document) -> list[Alert]:
+    def _plan_alerts(
+        self, verdict: Classification, doc: Document, late: str | None = None
+    ) -> list[Alert]:
         return [
-            Alert(channel=ch.label, story_key="", kind="story")
+            Alert(
+                channel=ch.label,
+                story_key="",
+                kind="story",
+                payload={"late": late} if late else None,
+            )
             for ch in self.settings.alerts
             if channel_wants(ch, verdict, language=doc.language, source=doc.source.name)
         ]

@@ -1,0 +1,113 @@
+"""The CPU-bound stages of one page, runnable in worker processes: extract, then hash,
+MinHash and classify. Plain data in and out.
+
+Kept apart from the pipeline so a worker imports only these stages (trafilatura, dates,
+language, fingerprint, classifier), not the database, HTTP client or CLI.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from monitor.classify import Classification, Classifier
+from monitor.extract import Extracted, extract
+from monitor.fingerprint import band_keys, content_hash, signature
+
+PARENT_CHECK_SECONDS = 1.0
+# Loads the language model, date tables and boilerplate lists before the first real page.
+_WARM_UP_PAGE = (
+    "<html><head><title>t</title></head><body><article><h1>t</h1><p>"
+    + "The ministers met in Jeddah on 5 March 2024 and agreed on a plan. " * 5
+    + "</p></article></body></html>"
+)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the pipeline computes from a document's text before storing it."""
+
+    content_hash: str
+    verdict: Classification | None
+    signature: np.ndarray
+    bands: list[int]
+
+
+def analyse(
+    title: str | None, text: str, language: str | None, classifier: Classifier | None
+) -> Analysis:
+    sig = signature(text)
+    verdict = classifier.classify(title, text, language) if classifier else None
+    return Analysis(content_hash(text), verdict, sig, band_keys(sig))
+
+
+@dataclass(frozen=True)
+class PageResult:
+    extracted: Extracted | None
+    analysis: Analysis | None  # of (extracted title or title_hint, text, language)
+
+
+# The classifier of this worker process, loaded once by the pool initializer.
+_classifier: Classifier | None = None
+
+
+def _watch_parent(parent: int) -> None:
+    # A SIGKILLed parent cannot stop its pool; leave as soon as it is gone.
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
+def _worker_init(parent: int, lexicon: Path | None, classify: bool) -> None:
+    global _classifier
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if classify:
+        from monitor.classify.engine import load_classifier
+
+        _classifier = load_classifier(lexicon)
+    extract(_WARM_UP_PAGE, "http://warm-up.invalid/")
+
+
+def analyse_page(
+    content: bytes,
+    encoding: str | None,
+    url: str,
+    feed_date: datetime | None,
+    language_hint: str | None,
+    title_hint: str | None,
+) -> PageResult:
+    """Decode (as FetchResult.text does), extract and analyse one fetched page."""
+    html = content.decode(encoding or "utf-8", errors="replace")
+    ext = extract(html, url, feed_date=feed_date, language_hint=language_hint)
+    if ext is None or not ext.text.strip():
+        return PageResult(ext, None)
+    title, language = ext.title or title_hint, ext.language or language_hint
+    return PageResult(ext, analyse(title, ext.text, language, _classifier))
+
+
+def ready() -> bool:
+    """A no-op task: submitting one per worker starts and warms the pool early."""
+    return True
+
+
+def process_pool(
+    workers: int, *, lexicon: Path | None = None, classify: bool = True
+) -> ProcessPoolExecutor:
+    """Analysis workers. Spawned rather than forked: the parent runs an event loop and
+    holds database connections, and a fresh process also keeps the workers small."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(), lexicon, classify),
+    )
