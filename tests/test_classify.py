@@ -13,7 +13,7 @@ from monitor.classify import (
     format_classification,
     load_classifier,
 )
-from monitor.classify.layout import tail_start
+from monitor.classify.layout import compile_markers, tail_start
 from monitor.classify.lexicon import default_lexicon_path
 from monitor.classify.normalize import fold
 
@@ -402,3 +402,280 @@ def test_bad_lexicon_names_file_and_entry(tmp_path: Path, broken: str, names: li
 def test_missing_lexicon_file_is_a_lexicon_error(tmp_path: Path) -> None:
     with pytest.raises(LexiconError, match="missing.toml"):
         load_classifier(tmp_path / "missing.toml")
+
+
+# --- passing mentions: an ambiguous abbreviation beside other bodies or diplomats ---------
+
+PASSING_MENTIONS = [
+    (
+        "en",
+        "Nigeria and Senegal sign a fisheries accord",
+        "The two fisheries ministers signed a five-year accord in Abuja. They pledged to speak "
+        "with one voice at the United Nations, in the African Union and in the OIC.",
+    ),
+    (
+        "en",
+        "Jordan's foreign minister tours Central Asia",
+        "The foreign minister opened a consulate in Almaty and discussed wheat imports. He "
+        "thanked Kazakhstan for its support in the OIC.",
+    ),
+    (
+        "fr",
+        "Le Niger et le Tchad relancent leur commission mixte",
+        "Les deux gouvernements ont discuté du commerce transfrontalier et de l'élevage. Ils "
+        "veulent aussi harmoniser leurs positions aux Nations unies et à l'OCI.",
+    ),
+    (
+        "fr",
+        "Le chef de la diplomatie sénégalaise à Nouakchott",
+        "Le ministre des Affaires étrangères a parlé d'énergie et de pêche, puis des travaux "
+        "de la Ligue arabe et de l'OCI.",
+    ),
+    (
+        "ru",
+        "Ташкент и Каир подписали меморандум",
+        "Стороны договорились о прямых рейсах и поставках хлопка. Министры также условились "
+        "согласовывать позиции в Организации Объединённых Наций и ОИС.",
+    ),
+    (
+        "ru",
+        "Глава МИД Киргизии посетил Анкару",
+        "Министр иностранных дел обсудил с турецким коллегой транзит грузов и образование. "
+        "Отдельно затронули работу в ОИС.",
+    ),
+    (
+        "az",
+        "Bakı və Islamabad nəqliyyat sazişi imzalayıb",
+        "Nazirlər yük daşımalarının artırılmasını müzakirə ediblər. Tərəflər BMT və İƏT "
+        "çərçivəsində bir-birini dəstəkləməyə razılaşıblar.",
+    ),
+    (
+        "az",
+        "Azərbaycan və Qazaxıstan",
+        "Tərəflər Birləşmiş Millətlər Təşkilatı və İƏT kimi qurumlarda əməkdaşlığı davam "
+        "etdirəcəklər. Görüşdə enerji layihələri də müzakirə olunub.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "text"), PASSING_MENTIONS, ids=[p[0] for p in PASSING_MENTIONS]
+)
+def test_abbreviation_among_other_bodies_or_diplomats_is_a_mention(
+    clf: LexiconClassifier, lang: str, title: str, text: str
+) -> None:
+    c = clf.classify(title, text, lang)
+    assert c.tier == "mention", format_classification(c)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The OIC said the new rules start next month.",
+        "L'OCI a publié son rapport annuel.",
+        "В докладе ОИС названы новые цифры.",
+        "İƏT yeni hesabat dərc edib.",
+    ],
+)
+def test_abbreviation_with_no_support_still_does_not_count(
+    clf: LexiconClassifier, text: str
+) -> None:
+    c = clf.classify(None, text)
+    assert c.tier == "none", format_classification(c)
+    assert any("nothing else supports it" in n for n in c.notes)
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        (
+            "New acting mayor sworn in",
+            "The officer in charge (OIC) of the city was sworn in; the OIC met United Nations "
+            "staff and the foreign minister's envoy.",
+        ),
+        (
+            "Le ministre inaugure un centre Oracle",
+            "Le ministre des Affaires étrangères a inauguré une région cloud OCI d'Oracle, "
+            "présentée comme un modèle aux Nations unies.",
+        ),
+        (
+            "МИД зарегистрировал ОИС",
+            "Министерство иностранных дел поставило на баланс объекты интеллектуальной "
+            "собственности (ОИС) и патенты; опыт представят в ООН.",
+        ),
+        (
+            "İƏT-in nazirlər iclası",
+            "İqtisadi Əməkdaşlıq Təşkilatının (İƏT) xarici işlər nazirləri BMT və İƏT "
+            "arasında tranzit əməkdaşlığını müzakirə ediblər.",
+        ),
+    ],
+)
+def test_support_never_outweighs_the_other_meaning(
+    clf: LexiconClassifier, title: str, text: str
+) -> None:
+    c = clf.classify(title, text)
+    assert c.tier == "none", format_classification(c)
+    assert any("other meaning" in n for n in c.notes)
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        (
+            "Council of Foreign Ministers meets in Brussels",
+            "The Council of Foreign Ministers agreed new sanctions; the foreign minister of "
+            "Estonia briefed the United Nations.",
+        ),
+        ("Контактная группа собралась в Женеве", "Глава МИД Норвегии выступил перед группой."),
+    ],
+)
+def test_generic_organs_need_islamic_context_not_just_diplomats(
+    clf: LexiconClassifier, title: str, text: str
+) -> None:
+    assert clf.classify(title, text).tier == "none"
+
+
+# --- affiliated institutions in every language ----------------------------------------------
+
+INSTITUTIONS = [
+    ("en", "Islamic Conference Youth Forum holds a camp", "Young volunteers met in Baku."),
+    ("fr", "Le Forum de la jeunesse de la coopération islamique à Dakar", "Un atelier a eu lieu."),
+    ("ru", "Исламский университет технологии принял студентов", "Набор вырос на треть."),
+    ("kk", "Ислам азық-түлік қауіпсіздігі ұйымы Астанада жиын өткізді", "Жиынға 30 ел келді."),
+    ("ky", "Ислам кызматташтыгы жаштар форуму Ошто семинар өткөрдү", "Семинарга 40 киши келди."),
+    ("uz", "Islom birdamlik fondi Xorazmga yordam ajratdi", "Yordam 12 maktabga yetkazildi."),
+    ("uz", "Ислом бирдамлик фонди Хоразмга ёрдам ажратди", "Ёрдам 12 мактабга етказилди."),
+    ("tg", "Форуми ҷавонони ҳамкории исломӣ дар Хуҷанд", "Дар чорабинӣ 50 нафар ширкат карданд."),
+    ("tk", "Yslam Raýdaşlyk Fondy hassahanalara enjam berdi", "Enjamlar Daşoguza ugradyldy."),
+    ("az", "İslam Həmrəylik Fondu Gəncədə məktəb tikir", "Məktəb 600 şagird üçündür."),
+    ("tr", "İslam Gıda Güvenliği Teşkilatı Astana'da toplandı", "Toplantıya 30 ülke katıldı."),
+    ("ar", "منتدى شباب التعاون الإسلامي يطلق مسابقة", "تستهدف المسابقة رواد الأعمال الشباب."),
+    ("fa", "مجمع جوانان همکاری اسلامی در باکو نشست برگزار کرد", "این نشست دو روز طول کشید."),
+]
+
+
+@pytest.mark.parametrize(("lang", "title", "text"), INSTITUTIONS, ids=[i[0] for i in INSTITUTIONS])
+def test_affiliated_institutions_are_found_in_every_language(
+    clf: LexiconClassifier, lang: str, title: str, text: str
+) -> None:
+    c = clf.classify(title, text, lang)
+    assert c.tier == "mention", format_classification(c)
+    assert any(e.concept.startswith("oic.institution") for e in c.evidence)
+
+
+# --- the name in other word orders ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Islamic Cooperation Organization opens a Gaza relief appeal",
+        "Organisation for Islamic Cooperation names a new envoy",
+        "Islamic Conference Organisation archives go online",
+        "L'Organisation de coopération islamique ouvre un bureau à Niamey",
+        "Исламская организация сотрудничества открыла бюро в Алматы",
+        "İslam İşbirliği Örgütü Gazze için yardım kampanyası başlattı",
+    ],
+)
+def test_name_in_other_word_orders_is_relevant(clf: LexiconClassifier, title: str) -> None:
+    c = clf.classify(title, "")
+    assert c.tier == "relevant", format_classification(c)
+    assert any(e.concept in ("oic.name", "oic.former_name") for e in c.evidence)
+
+
+# --- "Most read" headings in every language --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "Çok okunanlar:",
+        "Самые читаемые",
+        "Популярное за неделю",
+        "Trending now",
+        "Les plus lus",
+        "Ең көп оқылғандар",
+        "Көп окулгандар",
+        "الأكثر قراءة",
+        "پربازدیدترین ها",
+        "Eng ko‘p o‘qilganlar",
+        "Ko'p o'qilganlar",
+        "Ən çox oxunanlar",
+        "Çox oxunanlar",
+        "Köp okalanlar",
+        "Серхонандатарин",
+    ],
+)
+def test_most_read_headings_start_the_tail(clf: LexiconClassifier, heading: str) -> None:
+    body = "First line of the article.\nThe article body goes on here with some more words.\n"
+    text = body + heading + "\nHeadline one\nHeadline two?\n"
+    markers = compile_markers(clf.lexicon.tail_markers)
+    assert tail_start(fold(text).text, markers) == len(body)
+
+
+def test_turkish_most_read_block_does_not_make_a_mention(clf: LexiconClassifier) -> None:
+    body = (
+        "Belediye, kış boyunca otobüs hatlarında sefer sayısını artıracağını açıkladı. "
+        "Yeni tarife pazartesi günü başlayacak."
+    )
+    tail = "\n\nÇok okunanlar:\nİİT Genel Sekreteri Bakü'de\nAltın fiyatları ne olur?\n"
+    c = clf.classify("Otobüs seferleri artıyor", body + tail)
+    assert c.tier == "none", format_classification(c)
+    assert all(e.tail for e in c.evidence)
+
+
+# --- supported_by in a lexicon ----------------------------------------------------------------
+
+SUPPORTED = (
+    TINY
+    + """
+[[concept]]
+id = "context.drinks"
+role = "context"
+[concept.terms]
+en = ["drinks"]
+
+[[concept]]
+id = "context.beans"
+role = "context"
+[concept.terms]
+en = ["beans"]
+"""
+)
+
+
+def test_supported_by_narrows_which_context_counts(tmp_path: Path) -> None:
+    path = tmp_path / "coffee.toml"
+    narrowed = SUPPORTED.replace(
+        'voided_by = ["other.islamic"]',
+        'voided_by = ["other.islamic"]\nsupported_by = ["context.beans"]',
+    )
+    path.write_text(narrowed, encoding="utf-8")
+    clf = load_classifier(path)
+    assert clf.classify("ICO report", "The ICO talked about beans.").tier != "none"
+    assert clf.classify("ICO report", "The ICO talked about drinks.").tier == "none"
+    path.write_text(SUPPORTED, encoding="utf-8")
+    assert (
+        load_classifier(path).classify("ICO report", "The ICO talked about drinks.").tier != "none"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        ('supported_by = ["nope"]', ["coffee.abbr", "nope"]),
+        ('supported_by = ["other.islamic"]', ["coffee.abbr", "not a context"]),
+    ],
+)
+def test_bad_supported_by_names_the_entry(tmp_path: Path, line: str, names: list[str]) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text(
+        SUPPORTED.replace(
+            'voided_by = ["other.islamic"]', f'voided_by = ["other.islamic"]\n{line}'
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(LexiconError) as err:
+        load_classifier(path)
+    for name in names:
+        assert name in str(err.value)

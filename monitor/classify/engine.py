@@ -11,10 +11,14 @@ How a score is made (all numbers come from the lexicon's [scoring] table):
    weight of that place, so a passing mention in the body is worth far less than a title.
 3. Ambiguous concepts (ОИС, ОИК, OIC, OCI, a bare "Council of Foreign Ministers") count
    only when something else outside the tail supports the topic: a core or weak concept,
-   a context term (Muslim, Islamic, Jeddah, a list of other intergovernmental bodies), or a
-   second, different ambiguous concept. They are voided when their other meaning's
-   counter terms (intellectual property, election commission, officer in charge, Oracle,
-   CIS, SCO...) occur at least as often as the core terms.
+   a context term (Muslim, Islamic, Jeddah; other intergovernmental bodies, abbreviated or
+   in full: UN, United Nations, African Union; a foreign-ministry setting), or a second,
+   different ambiguous concept. A concept's `supported_by` narrows which context concepts
+   count for it (a bare "Council of Foreign Ministers" needs Islamic context, since the
+   UN or a foreign minister is as much the setting of the CIS or EU councils). They are
+   voided when their other meaning's counter terms (intellectual property, election
+   commission, officer in charge, Oracle, CIS, SCO...) occur at least as often as the
+   core terms, whatever supports them.
 4. Repetition has diminishing returns: the k-th match of a concept counts `repeat_decay`**k.
 5. Core and counted ambiguous points add up; weak points (related institutions such as the
    Islamic Development Bank, names of former secretaries-general) can lift the total to a
@@ -149,7 +153,8 @@ class LexiconClassifier:
     def _score(self, hits: list[_Hit]) -> Classification:
         scoring = self.lexicon.scoring
         anchors = sum(1 for h in hits if h.concept.role == "core" and not h.tail)
-        supported = any(h.concept.role in ("core", "weak", "context") and not h.tail for h in hits)
+        topical = any(h.concept.role in ("core", "weak") and not h.tail for h in hits)
+        contexts = {h.concept.id for h in hits if h.concept.role == "context" and not h.tail}
         counters = Counter(h.concept.id for h in hits if h.concept.role == "counter")
 
         notes: list[str] = []
@@ -168,17 +173,21 @@ class LexiconClassifier:
         live_ambiguous = {
             h.concept.id for h in hits if h.concept.id in ambiguous and not h.tail
         } - voided
-        if not supported and len(live_ambiguous) >= 2:
-            supported = True
-        if not supported:
-            for cid in sorted(set(ambiguous) - voided):
-                notes.append(f"{cid} not counted: ambiguous, and nothing else supports it")
+        supported: set[str] = set()
+        for cid, concept in ambiguous.items():
+            allowed = (
+                contexts.intersection(concept.supported_by) if concept.supported_by else contexts
+            )
+            if topical or allowed or len(live_ambiguous) >= 2:
+                supported.add(cid)
+        for cid in sorted(set(ambiguous) - voided - supported):
+            notes.append(f"{cid} not counted: ambiguous, and nothing else supports it")
 
         def counts(h: _Hit) -> bool:
             role = h.concept.role
             if role in ("core", "weak"):
                 return True
-            return role == "ambiguous" and supported and h.concept.id not in voided
+            return role == "ambiguous" and h.concept.id in supported and h.concept.id not in voided
 
         by_concept: dict[str, list[tuple[float, _Hit]]] = defaultdict(list)
         for h in hits:

@@ -1,11 +1,12 @@
 """Evaluate a classifier on a labelled set: precision, recall and F1 per language and split.
 
 The set is JSONL, one case a line: {"id", "lang", "title", "text", "label", "split", "note"}
-with label relevant|mention|none and split tune|heldout (optional "hard": true marks a hard
-negative). The main measure is detection of `relevant` (what raises an alert); `mention+`
-treats mention and relevant together as positive. A plain keyword regex (one
-case-insensitive alternation of the lexicon's names and abbreviations) is scored beside the
-classifier as a baseline.
+with label relevant|mention|none and any split name (tune, heldout, blind...; "tune" when
+absent; optional "hard": true marks a hard negative). Every split present is reported, in
+the order it first appears, followed by "all". The main measure is detection of `relevant`
+(what raises an alert); `mention+` treats mention and relevant together as positive. A plain
+keyword regex (one case-insensitive alternation of the lexicon's names and abbreviations) is
+scored beside the classifier as a baseline.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from monitor.classify.engine import LexiconClassifier
 from monitor.classify.lexicon import Lexicon
 
 TIERS: tuple[Tier, ...] = ("relevant", "mention", "none")
-SPLITS = ("tune", "heldout", "all")
+ALL = "all"
 _BASELINE_CONCEPTS = ("core", "ambiguous")
 
 
@@ -74,16 +75,23 @@ class EvalReport:
     lexicon_version: str = ""
     languages: list[str] = field(default_factory=list)
 
+    @property
+    def splits(self) -> list[str]:
+        """The splits present, in the order they first appear, then "all"."""
+        seen = dict.fromkeys(p.case.split for p in self.predictions)
+        seen.pop(ALL, None)
+        return [*seen, ALL]
+
     def _select(self, split: str, lang: str | None) -> list[Prediction]:
         return [
             p
             for p in self.predictions
-            if (split == "all" or p.case.split == split) and (lang is None or p.case.lang == lang)
+            if (split == ALL or p.case.split == split) and (lang is None or p.case.lang == lang)
         ]
 
     def scores(
         self,
-        split: str = "all",
+        split: str = ALL,
         lang: str | None = None,
         *,
         positive: str = "relevant",
@@ -101,16 +109,16 @@ class EvalReport:
             fn += gold_pos and not pred_pos
         return Scores(tp, fp, fn, len(chosen))
 
-    def f1(self, split: str = "all", lang: str | None = None) -> float:
+    def f1(self, split: str = ALL, lang: str | None = None) -> float:
         """F1 of the `relevant` tier."""
         return self.scores(split, lang).f1
 
-    def confusion(self, split: str = "all") -> dict[str, dict[str, int]]:
+    def confusion(self, split: str = ALL) -> dict[str, dict[str, int]]:
         """gold tier -> predicted tier -> count."""
         counts = Counter((p.case.label, p.tier) for p in self._select(split, None))
         return {g: {t: counts[(g, t)] for t in TIERS} for g in TIERS}
 
-    def errors(self, split: str = "all") -> list[Prediction]:
+    def errors(self, split: str = ALL) -> list[Prediction]:
         return [p for p in self._select(split, None) if p.tier != p.case.label]
 
     @property
@@ -119,7 +127,7 @@ class EvalReport:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"lexicon_version": self.lexicon_version, "splits": {}}
-        for split in SPLITS:
+        for split in self.splits:
             rows = {}
             for lang in [*self.languages, None]:
                 s = self.scores(split, lang)
@@ -156,7 +164,7 @@ class EvalReport:
         head = f"{'split':<8}{'lang':<9}{'n':>4}{'P':>7}{'R':>7}{'F1':>7}{'ment+F1':>9}"
         if self.has_baseline:
             head += f"{'regex F1':>10}"
-        for split in SPLITS:
+        for split in self.splits:
             lines += ["", head]
             for lang in [*self.languages, None]:
                 s = self.scores(split, lang)
@@ -170,7 +178,7 @@ class EvalReport:
                 if self.has_baseline:
                     row += f"{self.scores(split, lang, baseline=True).f1:>10.3f}"
                 lines.append(row)
-        for split in SPLITS:
+        for split in self.splits:
             matrix = self.confusion(split)
             lines += ["", f"confusion, {split} (rows: label, columns: predicted)"]
             lines.append(f"{'':<10}" + "".join(f"{t:>10}" for t in TIERS))
@@ -178,7 +186,7 @@ class EvalReport:
                 lines.append(f"{gold:<10}" + "".join(f"{matrix[gold][t]:>10}" for t in TIERS))
         if show_errors:
             lines += ["", "misclassified:"]
-            for p in self.errors("all"):
+            for p in self.errors(ALL):
                 lines.append(
                     f"  {p.case.id:<24} {p.case.split:<8} label {p.case.label:<9} "
                     f"got {p.tier:<9} {p.relevance:.2f}  {p.case.note}"
@@ -199,8 +207,8 @@ def load_eval_set(path: Path) -> list[EvalCase]:
                 if label not in TIERS:
                     raise ValueError(f"label {label!r} is not one of {TIERS}")
                 split = raw.get("split", "tune")
-                if split not in ("tune", "heldout"):
-                    raise ValueError(f"split {split!r} is not tune or heldout")
+                if not isinstance(split, str) or not split.strip() or split == ALL:
+                    raise ValueError(f"split {split!r} must be a name other than {ALL!r}")
                 cases.append(
                     EvalCase(
                         id=str(raw["id"]),

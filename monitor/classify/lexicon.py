@@ -9,7 +9,8 @@ A lexicon file (see `monitor/classify/lexicons/oic.toml`, the default) has:
   another: Arabic ال becomes لل after the preposition ل) and `[layout] tail_markers`
   (extra "Most read" headings, added to the built-in list in `monitor/classify/layout.toml`);
 - one `[[concept]]` per idea, with `id`, `role`, optional `weight`, `label`, `exact_case`,
-  `voided_by`, and a `[concept.terms]` table of language code -> list of terms.
+  `voided_by`, `supported_by`, and a `[concept.terms]` table of language code -> list of
+  terms.
 
 Term syntax (matched on folded text, see `normalize.py`, after a word boundary on the left):
 words separated by spaces (a hyphen counts as a space); `word*` accepts any ending
@@ -22,6 +23,10 @@ Roles: `core` (the topic itself: names, organs, events), `weak` (related bodies,
 holders: can make an item a mention, never relevant on their own), `ambiguous` (counts only
 with support in the text and is voided by the `counter` concepts listed in its `voided_by`),
 `context` (no weight; supports ambiguous terms), `counter` (no weight; the other meaning).
+An ambiguous concept's optional `supported_by` lists the only `context` concepts that may
+support it (default: every context concept); core and weak terms always support it. A bare
+"Council of Foreign Ministers" must not be supported by "United Nations" or "foreign
+minister", which are just as much the setting of its other meanings.
 """
 
 from __future__ import annotations
@@ -44,11 +49,20 @@ _DEFAULT_WEIGHT: dict[Role, float] = {
     "context": 0.0,
     "counter": 0.0,
 }
-_CONCEPT_KEYS = {"id", "label", "role", "weight", "exact_case", "voided_by", "terms"}
+_CONCEPT_KEYS = {
+    "id",
+    "label",
+    "role",
+    "weight",
+    "exact_case",
+    "voided_by",
+    "supported_by",
+    "terms",
+}
 _TOP_KEYS = {"topic", "scoring", "matching", "layout", "concept"}
 
 # Bump when the engine scores differently, so stored items know they need re-scoring.
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 
 
 class LexiconError(Exception):
@@ -87,6 +101,7 @@ class Concept:
     label: str = ""
     exact_case: bool = False
     voided_by: tuple[str, ...] = ()
+    supported_by: tuple[str, ...] = ()  # context concepts allowed to support; () = all
 
 
 @dataclass(frozen=True)
@@ -250,6 +265,9 @@ def _concept(raw: Any, index: int, path: str, variants: dict[str, list[str]]) ->
     voided_by = _strings(raw.get("voided_by", []), path, f"concept {cid!r} voided_by")
     if voided_by and role != "ambiguous":
         raise LexiconError(f"{where}: only ambiguous concepts can have voided_by")
+    supported_by = _strings(raw.get("supported_by", []), path, f"concept {cid!r} supported_by")
+    if supported_by and role != "ambiguous":
+        raise LexiconError(f"{where}: only ambiguous concepts can have supported_by")
     terms_raw = raw.get("terms")
     if not isinstance(terms_raw, dict) or not terms_raw:
         raise LexiconError(f"{where}: needs a [concept.terms] table of language = [terms]")
@@ -265,6 +283,7 @@ def _concept(raw: Any, index: int, path: str, variants: dict[str, list[str]]) ->
         label=str(raw.get("label", "")),
         exact_case=exact,
         voided_by=tuple(voided_by),
+        supported_by=tuple(supported_by),
     )
 
 
@@ -295,11 +314,15 @@ def _check_links(concepts: list[Concept], path: str) -> None:
             raise LexiconError(f"{path}: concept {c.id!r} is defined twice")
         by_id[c.id] = c
     for c in concepts:
-        for target in c.voided_by:
-            other = by_id.get(target)
-            if other is None:
-                raise LexiconError(f"{path}: concept {c.id!r} voided_by unknown {target!r}")
-            if other.role != "counter":
-                raise LexiconError(
-                    f"{path}: concept {c.id!r} voided_by {target!r}, which is not a counter"
-                )
+        for key, targets, role in (
+            ("voided_by", c.voided_by, "counter"),
+            ("supported_by", c.supported_by, "context"),
+        ):
+            for target in targets:
+                other = by_id.get(target)
+                if other is None:
+                    raise LexiconError(f"{path}: concept {c.id!r} {key} unknown {target!r}")
+                if other.role != role:
+                    raise LexiconError(
+                        f"{path}: concept {c.id!r} {key} {target!r}, which is not a {role}"
+                    )
