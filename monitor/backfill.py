@@ -348,9 +348,17 @@ class Backfill:
     ) -> AsyncIterator[tuple[_Page, list[Entry]]]:
         if source.kind == "sitemap":
             return self._sitemaps(source, report, done)
-        if source.kind == "html":
-            return self._listing(source, report)
-        return self._feed(source)
+        return self._then_site_sitemaps(source, report, done)
+
+    async def _then_site_sitemaps(
+        self, source: Source, report: BackfillReport, done: dict[str, datetime]
+    ) -> AsyncIterator[tuple[_Page, list[Entry]]]:
+        """A feed or listing first, then the site's sitemaps, which reach further back."""
+        first = self._listing(source, report) if source.kind == "html" else self._feed(source)
+        async for found in first:
+            yield found
+        async for found in self._sitemaps(source, report, done):
+            yield found
 
     async def _feed(self, source: Source) -> AsyncIterator[tuple[_Page, list[Entry]]]:
         res = await self.fetcher.get(source.url, accept="feed")
@@ -363,7 +371,8 @@ class Backfill:
         extra = await self.fetcher.robots_sitemaps(source.url)
         extra.append(f"{parts.scheme}://{parts.netloc}/sitemap.xml")
         # Another chosen source's own sitemap is left to it, so items keep their source.
-        return [source.url] + [u for u in extra if u not in self._own_roots]
+        own = [source.url] if source.kind == "sitemap" else []
+        return own + [u for u in dict.fromkeys(extra) if u not in self._own_roots]
 
     async def _sitemaps(
         self, source: Source, report: BackfillReport, done: dict[str, datetime]

@@ -1,0 +1,152 @@
+"""Gaps: a feed that shows only its 5 newest items, a monitor that was away, and catch-up."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+from sqlmodel import select
+
+from monitor.catchup import fill_gaps
+from monitor.config import Settings, settings_from_dict
+from monitor.coverage import coverage
+from monitor.runtime import Runtime
+from monitor.store.models import Alert, Item, utcnow
+from tests.daemon_support import oic_article, plain_article
+from tests.pages import article_page
+from tests.webserver import LocalWeb
+
+FEED_SIZE = 5
+
+
+class Agency:
+    """A site whose feed lists only its newest five articles; a sitemap lists them all."""
+
+    def __init__(self, web: LocalWeb, prefix: str, *, sitemap: bool) -> None:
+        self.web, self.prefix, self.sitemap = web, prefix, sitemap
+        self.articles: list[tuple[str, str, datetime, bool]] = []  # path, title, date, oic
+        web.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+
+    def publish(self, n: int, when: datetime, *, oic: bool) -> None:
+        title, paragraphs = oic_article(n) if oic else plain_article(n)
+        path = f"{self.prefix}/news/{when:%Y/%m/%d}/{n}.html"
+        page = article_page(title, paragraphs, lang="en", published_iso=when.isoformat())
+        self.web.add(path, page.html)
+        self.articles.append((path, title, when, oic))
+        self.render()
+
+    def render(self) -> None:
+        newest = sorted(self.articles, key=lambda a: a[2], reverse=True)
+        items = "".join(
+            f"<item><title>{t}</title><link>{self.web.base}{p}</link>"
+            f"<pubDate>{format_datetime(d)}</pubDate></item>"
+            for p, t, d, _ in newest[:FEED_SIZE]
+        )
+        self.web.add(
+            f"{self.prefix}/rss.xml",
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>A</title>{items}'
+            "</channel></rss>",
+            content_type="application/rss+xml",
+        )
+        if self.sitemap:
+            urls = "".join(
+                f"<url><loc>{self.web.base}{p}</loc><lastmod>{d.isoformat()}</lastmod></url>"
+                for p, _, d, _ in self.articles
+            )
+            self.web.add(
+                "/sitemap.xml",
+                '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                f"{urls}</urlset>",
+                content_type="application/xml",
+            )
+
+
+def settings(tmp_path: Path, feed_url: str) -> Settings:
+    raw = {
+        "storage": {"url": f"sqlite:///{tmp_path / 'm.db'}", "archive_dir": "archive"},
+        "fetch": {"per_host_delay": "1ms", "backoff": "10ms"},
+        "sources": [{"name": "agency", "url": feed_url, "kind": "feed"}],
+        "alerts": [
+            {"name": "desk", "kind": "webhook", "url": "http://127.0.0.1:9/hook"},
+            {"name": "ops", "kind": "webhook", "url": "http://127.0.0.1:9/ops",
+             "stories": False, "operator": True},
+        ],
+    }  # fmt: skip
+    return settings_from_dict(raw, tmp_path / "monitor.toml")
+
+
+async def away_and_back(site: Agency, cfg: Settings) -> None:
+    """First poll; the monitor is away while 30 articles appear; poll again; catch up."""
+    now = utcnow()
+    for n in range(FEED_SIZE):
+        site.publish(n, now - timedelta(days=10, hours=n), oic=n % 2 == 0)
+    async with Runtime(cfg) as rt:
+        await rt.pipeline.poll(cfg.sources[0])
+    # While away: 20 articles five days ago, 10 in the last day; a third are about the OIC.
+    for n in range(100, 130):
+        age = timedelta(days=5, hours=n - 100) if n < 120 else timedelta(hours=n - 119)
+        site.publish(n, now - age, oic=n % 3 == 0)
+    async with Runtime(cfg) as rt:
+        await rt.pipeline.poll(cfg.sources[0])
+        await fill_gaps(rt.pipeline, cfg)
+
+
+def test_a_gap_is_found_and_filled_through_the_sitemap(web: LocalWeb, tmp_path: Path) -> None:
+    site = Agency(web, "", sitemap=True)
+    cfg = settings(tmp_path, web.url("/rss.xml"))
+    asyncio.run(away_and_back(site, cfg))
+
+    async def read() -> tuple[list[Item], list[Alert]]:
+        async with Runtime(cfg) as rt:
+            with rt.store.session() as s:
+                return list(s.exec(select(Item))), list(s.exec(select(Alert)))
+
+    items, alerts = asyncio.run(read())
+    by_path = {i.url.removeprefix(web.base): i for i in items}
+    assert len(items) == len(by_path) == 35  # every article, exactly once
+    assert set(by_path) == {p for p, *_ in site.articles}
+    recent = utcnow() - cfg.alert_window
+    story = [a for a in alerts if a.kind == "story"]
+    alerted_paths = {next(p for p, i in by_path.items() if i.id == a.item_id) for a in story}
+    expected = {p for p, _, d, oic in site.articles if oic and d >= recent}
+    assert alerted_paths == expected  # the recent relevant ones; old ones never
+    assert len(story) == len(expected)
+    feed_now = {p for p, *_ in sorted(site.articles, key=lambda a: a[2])[-FEED_SIZE:]}
+    for a in story:
+        path = next(p for p, i in by_path.items() if i.id == a.item_id)
+        late = (a.payload or {}).get("late")
+        assert bool(late) == (path not in feed_now), path  # found by catch-up: marked late
+    assert not [a for a in alerts if a.kind == "operator"]
+
+    async def report() -> list[object]:
+        async with Runtime(cfg) as rt:
+            return list(coverage(rt.store, cfg))
+
+    (row,) = asyncio.run(report())
+    assert (row.gaps_found, row.gaps_filled, row.gaps_open) == (1, 1, 0)  # type: ignore[attr-defined]
+
+
+def test_a_gap_no_route_reaches_is_unrecoverable_with_one_operator_alert(
+    web: LocalWeb, tmp_path: Path
+) -> None:
+    site = Agency(web, "/b", sitemap=False)
+    cfg = settings(tmp_path, web.url("/b/rss.xml"))
+    asyncio.run(away_and_back(site, cfg))
+
+    async def read() -> tuple[int, list[Alert], list[object]]:
+        async with Runtime(cfg) as rt:
+            await fill_gaps(rt.pipeline, cfg)  # a second round changes nothing
+            with rt.store.session() as s:
+                n = len(list(s.exec(select(Item))))
+                alerts = list(s.exec(select(Alert).where(Alert.kind == "operator")))
+            return n, alerts, list(coverage(rt.store, cfg))
+
+    stored, operator, rows = asyncio.run(read())
+    assert stored == 2 * FEED_SIZE  # what the feed showed at each poll; the rest is lost
+    assert len(operator) == 1 and operator[0].channel == "ops"
+    message = str((operator[0].payload or {}).get("message"))
+    assert "agency" in message and "cannot be recovered" in message
+    row = rows[0]
+    assert (row.gaps_found, row.gaps_unrecoverable) == (1, 1)  # type: ignore[attr-defined]
