@@ -389,7 +389,7 @@ class Fetcher:
         if not 200 <= status < 300:
             error = FetchError(url, f"http_{status}", f"HTTP {status} {response.reason_phrase}")
             if status == 429 or status >= 500:
-                raise _Retryable(error, _retry_after(response.headers.get("retry-after")))
+                raise _Retryable(error, parse_retry_after(response.headers.get("retry-after")))
             raise error
         if accept == "html" and not _may_be_html(media):
             raise FetchError(url, "not_html", f"not an HTML page ({media})")
@@ -521,7 +521,7 @@ async def _check_public(url: str) -> None:
             raise FetchError(url, "private_address", detail)
 
 
-def _retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP-date)."""
     if not value:
         return None
@@ -534,7 +534,7 @@ def _retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _media_type(content_type: str | None) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from monitor.config import FetchSettings
-from monitor.fetch import Fetcher, FetchError, FetchResult, _retry_after
+from monitor.fetch import Fetcher, FetchError, FetchResult, parse_retry_after
 from tests.webserver import LocalWeb, Request, Response
 
 RUSSIAN = (
@@ -177,14 +177,14 @@ def test_retry_after_over_the_limit_gives_up_without_waiting(web: LocalWeb) -> N
 
 
 def test_retry_after_values() -> None:
-    assert _retry_after("120") == 120.0
-    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
-    future = _retry_after(
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    future = parse_retry_after(
         time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 600))
     )
     assert future is not None and 500 < future <= 600
-    assert _retry_after("soon") is None
-    assert _retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
 
 
 def test_connection_refused_is_a_network_error(web: LocalWeb) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -21,6 +19,7 @@ from monitor.alerts.message import (
     test_json,
 )
 from monitor.config import AlertChannel
+from monitor.fetch import parse_retry_after
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -44,22 +43,6 @@ def test_body(channel: AlertChannel, *, key: str) -> dict[str, object]:
     if channel.format == "slack":
         return {"text": "oic-monitor test alert: this channel works."}
     return test_json(key=key)
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds from now: either a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 async def post(
