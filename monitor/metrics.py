@@ -28,6 +28,9 @@ class Metrics:
         self.queue_age = Gauge(
             "oic_alert_queue_age_seconds", "Age of the oldest queued alert", registry=r
         )
+        self.open_gaps = Gauge(
+            "oic_open_gaps", "Gaps in a source's record not filled yet", ["source"], registry=r
+        )
         self.last_success = Gauge(
             "oic_source_last_success_timestamp", "Last successful poll", ["source"], registry=r
         )

@@ -48,7 +48,7 @@ def health_app(daemon: Daemon) -> Starlette:
             "database": db_ok,
             "queued_alerts": sum(v[0] for v in stats.values()),
             "queue_age_seconds": round(age, 1),
-            "sources": len(daemon.scheduler.get_jobs()),
+            "sources": sum(1 for s in daemon.settings.sources if s.enabled),
         }
         if not db_ok:
             body["database_error"] = error
@@ -67,6 +67,14 @@ def health_app(daemon: Daemon) -> Starlette:
         )
         for channel, (count, _oldest) in stats.items():
             daemon.metrics.alerts_queued.labels(channel).set(count)
+        try:
+            gaps = await asyncio.to_thread(daemon.rt.store.gaps, status="open")
+        except Exception:  # noqa: BLE001 - metrics still answer without the database
+            gaps = []
+        for source in daemon.settings.sources:
+            daemon.metrics.open_gaps.labels(source.name).set(
+                sum(1 for g in gaps if g.source == source.name)
+            )
         return Response(
             generate_latest(daemon.metrics.registry),
             media_type="text/plain; version=0.0.4; charset=utf-8",

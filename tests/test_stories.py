@@ -1,0 +1,122 @@
+"""Republished copies of one story group together; separate reports of one event do not."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlmodel import select
+
+from monitor.config import Settings, settings_from_dict
+from monitor.export import story_records
+from monitor.pipeline import Document, PollReport
+from monitor.runtime import Runtime
+from monitor.store.models import Alert, Item
+from tests.pages import seed_articles
+
+# A second, independent report of the same CFM session as seed 001 (Abidjan, 2017), written
+# for this test: same event, same people, its own words.
+OWN_REPORT_001 = (
+    "В Абиджане завершилась 44-я сессия Совета министров иностранных дел ОИС",
+    "Делегацию Кыргызстана на встрече глав МИД исламских стран возглавила первый замминистра "
+    "Динара Кемелова. Она провела переговоры с генсеком ОИС Юсефом Аль-Усеймином. Стороны "
+    "договорились расширять гуманитарные программы в Центральной Азии. Кемелова также "
+    "обсудила с коллегами из Египта и Катара торговлю и авиасообщение. Наблюдатели ОИС "
+    "приглашены на президентские выборы в Кыргызстане осенью.",
+)
+
+
+def settings(tmp_path: Path) -> Settings:
+    raw = {
+        "storage": {"url": f"sqlite:///{tmp_path / 'm.db'}", "archive_dir": "archive"},
+        "alert_window": "36500d",
+        "sources": [
+            {"name": n, "url": f"https://{n}.example/rss"} for n in ("mfa", "agency-a", "agency-b")
+        ],
+        "alerts": [{"name": "desk", "kind": "webhook", "url": "http://127.0.0.1:9/h"}],
+    }
+    return settings_from_dict(raw, tmp_path / "monitor.toml")
+
+
+def variants(paragraphs: tuple[str, ...]) -> list[str]:
+    """How agencies reprint a release: another title line, an added first sentence, the
+    last paragraph dropped, their own furniture."""
+    body = list(paragraphs)
+    return [
+        "\n".join(body),
+        "Об этом сообщает пресс-служба МИД.\n" + "\n".join(body[:-1]),
+        "\n".join(body[1:]) + "\nПодписывайтесь на наш канал в Telegram.",
+    ]
+
+
+def store_all(cfg: Settings, docs: list[tuple[str, str, str]]) -> list[Item]:
+    async def go() -> list[Item]:
+        async with Runtime(cfg) as rt:
+            for source_name, title, text in docs:
+                source = cfg.source(source_name)
+                doc = Document(
+                    url=f"https://{source_name}.example/{abs(hash(text))}",
+                    source=source,
+                    text=text,
+                    title=title,
+                    published=None,
+                    language="ru",
+                )
+                rt.pipeline.store_document(doc, PollReport(source.name), allow_alerts=True)
+            with rt.store.session() as s:
+                return list(s.exec(select(Item).order_by(Item.id)))  # type: ignore[arg-type]
+
+    return asyncio.run(go())
+
+
+def test_reprints_of_each_seed_join_one_story_and_alert_once(tmp_path: Path) -> None:
+    cfg = settings(tmp_path)
+    docs = []
+    seeds = [s for s in seed_articles() if len(s.paragraphs) >= 3]
+    for seed in seeds:
+        for outlet, text in zip(
+            ("mfa", "agency-a", "agency-b"), variants(seed.paragraphs), strict=True
+        ):
+            docs.append((outlet, f"{seed.title} ({outlet})", text))
+    items = store_all(cfg, docs)
+    assert len(items) == 3 * len(seeds)
+    stories: dict[int | None, list[Item]] = {}
+    for item in items:
+        stories.setdefault(item.story_id, []).append(item)
+    assert len(stories) == len(seeds)
+    for copies in stories.values():
+        assert {c.source for c in copies} == {"mfa", "agency-a", "agency-b"}
+        first = copies[0]
+        assert first.duplicate_of is None or first.duplicate_of == first.id
+        assert all(c.duplicate_of == first.id for c in copies[1:])
+
+    async def alerts() -> list[Alert]:
+        async with Runtime(cfg) as rt:
+            with rt.store.session() as s:
+                return list(s.exec(select(Alert)))
+
+    rows = asyncio.run(alerts())
+    assert sorted(r.story_key for r in rows) == sorted(str(k) for k in stories)  # one each
+
+    async def rows_by_story() -> list[dict[str, object]]:
+        async with Runtime(cfg) as rt:
+            return list(story_records(rt.store, rt.store.items()))
+
+    table = asyncio.run(rows_by_story())
+    assert len(table) == len(seeds)
+    assert all(r["copies"] == 3 for r in table)
+
+
+def test_two_outlets_own_reports_of_one_meeting_stay_apart(tmp_path: Path) -> None:
+    cfg = settings(tmp_path)
+    seed = next(s for s in seed_articles() if s.file.startswith("001"))
+    items = store_all(
+        cfg,
+        [
+            ("mfa", seed.title, "\n".join(seed.paragraphs)),
+            ("agency-a", OWN_REPORT_001[0], OWN_REPORT_001[1]),
+        ],
+    )
+    assert len(items) == 2
+    assert items[0].story_id != items[1].story_id
+    assert items[1].duplicate_of is None
