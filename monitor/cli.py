@@ -471,19 +471,25 @@ def sources_default(ctx: typer.Context) -> None:
 
 @sources_app.command("list")
 def sources_list(ctx: typer.Context) -> None:
-    """Each source with its kind, interval, last success and last error."""
+    """Each source with its kind, interval, items, last success, last error and next poll."""
     from monitor.store.repo import Store
 
     settings = _globals(ctx).settings
-    states = Store.open(settings.storage.url).source_states()
-    table = Table("name", "kind", "every", "lang", "polls", "last success", "last error", "url")
+    store = Store.open(settings.storage.url)
+    states, counts = store.source_states(), store.items_per_source()
+    table = Table(
+        "name", "kind", "every", "lang", "items", "last success", "last error", "next poll", "url"
+    )
     for s in settings.sources:
         st = states.get(s.name)
+        next_poll = st.next_poll_at if st else None
+        if next_poll is None and st and st.last_poll_at:  # no daemon has said: estimate
+            next_poll = st.last_poll_at + s.interval
         table.add_row(
             s.name + ("" if s.enabled else " (off)"), s.kind, _human(s.interval.total_seconds()),
-            s.language or "-", str(st.polls if st else 0),
+            s.language or "-", str(counts.get(s.name, 0)),
             _when(st.last_success_at if st else None),
-            (st.last_error or "-")[:60] if st else "-", s.url,
+            (st.last_error or "-")[:60] if st else "-", _when(next_poll), s.url,
         )  # fmt: skip
     out.print(table)
 

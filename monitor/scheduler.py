@@ -121,6 +121,8 @@ class Daemon:
             self.rt.store.acquire_lease(name, self.owner, lease_ttl(source))
             if source.adaptive and report.ok:
                 self._adapt(source, report.stored)
+            job = self.scheduler.get_job(name)
+            self.rt.store.set_next_poll(name, job.next_run_time if job else None)
             outcome = "not_modified" if report.not_modified else ("ok" if report.ok else "error")
             self.metrics.polls.labels(name, outcome).inc()
             self.metrics.items.labels(name).inc(report.stored)

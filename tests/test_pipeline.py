@@ -212,3 +212,17 @@ def test_export_txt_names_match_content_hash(polled, tmp_path: Path) -> None:  #
     for f in files:
         assert re.fullmatch(r"\d{3,}_[0-9a-f]{16}\.txt", f.name)
         assert f.name.split("_")[1][:16] == content_hash(f.read_text(encoding="utf-8"))
+
+
+def test_sources_list_shows_items_last_error_and_next_poll(polled) -> None:  # type: ignore[no-untyped-def]
+    cfg, _, _ = polled
+    rows = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[1:-1]]
+        for line in cli(cfg, "sources", "list").stdout.splitlines()
+        if line.startswith("│") and line.split("│")[1].strip()
+    }
+    feed, dead = rows["site-feed"], rows["dead"]
+    assert feed[4] == "3"  # items stored from the feed
+    assert feed[5] != "-" and feed[6] == "-"  # last success, no error
+    assert dead[5] == "-" and "network" in dead[6]
+    assert feed[7] != "-" and dead[7] != "-"  # next poll, estimated from the interval

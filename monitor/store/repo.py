@@ -114,6 +114,19 @@ class Store:
             q = select(func.max(Item.published)).where(Item.source == source)
             return s.exec(q).one()
 
+    def set_next_poll(self, name: str, when: datetime | None) -> None:
+        with self.session() as s:
+            state = s.exec(select(SourceState).where(SourceState.name == name)).first()
+            if state is not None:
+                state.next_poll_at = when
+                s.add(state)
+                s.commit()
+
+    def items_per_source(self) -> dict[str, int]:
+        q = select(Item.source, func.count()).group_by(col(Item.source))
+        with self.session() as s:
+            return {src: int(n) for src, n in s.exec(q)}
+
     def set_window(self, name: str, hours: float | None) -> None:
         with self.session() as s:
             state = s.exec(select(SourceState).where(SourceState.name == name)).one()
