@@ -48,7 +48,7 @@ from monitor.analysis import PageResult, analyse_page, process_pool, ready
 from monitor.config import Source
 from monitor.extract import PageTooComplex, extract
 from monitor.fetch import FetchError
-from monitor.pipeline import PERMANENT_REASONS, Pipeline, PollReport, document_from_page
+from monitor.pipeline import Pipeline, PollReport, document_from_page
 from monitor.sources import Entry, SourceError
 from monitor.sources.feed import parse_feed
 from monitor.sources.listing import next_page, parse_listing
@@ -525,21 +525,14 @@ class Backfill:
         """Fetch, extract and store one article; True when its outcome is final."""
         try:
             page = await self.fetcher.get(entry.url, accept="html")
-        except FetchError as e:
-            report.errors[e.reason] += 1
-            log.warning("%s: %s", source.name, e)
-            if e.reason not in PERMANENT_REASONS:
-                return False  # worth trying again on the next run
-            self.store.mark_urls([entry.url], source=source.name, outcome="skipped", item_id=None)
-            return True
+        except FetchError as e:  # not final: worth trying again on the next run
+            return self.pipeline.skip_unusable(entry, source, report.errors, e.reason, e)
         report.fetched += 1
         try:
             result = await self._analyse(page.content, page.encoding, page.url, entry, source)
         except PageTooComplex as e:
-            report.errors["too_complex"] += 1
-            log.warning("%s: skipped: %s", source.name, e)
-            self.store.mark_urls([entry.url], source=source.name, outcome="skipped", item_id=None)
-            return True
+            why = f"skipped: {e}"
+            return self.pipeline.skip_unusable(entry, source, report.errors, "too_complex", why)
         ext = result.extracted
         if ext is None or not ext.text.strip():
             report.items.no_text += 1
@@ -553,8 +546,6 @@ class Backfill:
             self.checkpoints.mark(source.name, entry.url)
             return True
         analysis = result.analysis
-        if (doc.title, doc.language) != (ext.title or entry.title, ext.language or source.language):
-            analysis = None  # the worker analysed other fields than the document has
         self.pipeline.store_document(
             doc,
             report.items,

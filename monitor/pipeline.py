@@ -36,7 +36,9 @@ from monitor.urls import canonical_url
 log = logging.getLogger("monitor.pipeline")
 
 # Article fetch failures that will not get better by asking again.
-PERMANENT_REASONS = {"http_404", "http_410", "not_html", "robots", "bad_scheme", "too_large"}
+PERMANENT_REASONS = {
+    "http_404", "http_410", "not_html", "robots", "bad_scheme", "too_large", "too_complex",
+}  # fmt: skip
 # How deep a sitemap index is walked during a poll, and how many children at most.
 SITEMAP_DEPTH = 3
 SITEMAP_CHILDREN = 50
@@ -254,51 +256,39 @@ class Pipeline:
         try:
             page = await self.fetcher.get(entry.url, accept="html")
         except FetchError as e:
-            report.errors[e.reason] += 1
-            log.warning("%s: %s", source.name, e)
-            if e.reason in PERMANENT_REASONS:
-                self.store.mark_urls(
-                    [entry.url], source=source.name, outcome="skipped", item_id=None
-                )
+            self.skip_unusable(entry, source, report.errors, e.reason, e)
             return
         try:
             ext = extract(
                 page.text, page.url, feed_date=entry.published, language_hint=source.language
             )
         except PageTooComplex as e:
-            report.errors["too_complex"] += 1
-            log.warning("%s: skipped: %s", source.name, e)
-            self.store.mark_urls([entry.url], source=source.name, outcome="skipped", item_id=None)
+            self.skip_unusable(entry, source, report.errors, "too_complex", f"skipped: {e}")
             return
-        final_url = canonical_url(page.url)
-        urls = [entry.url, final_url]
         if ext is None or not ext.text.strip():
             report.no_text += 1
+            urls = [entry.url, canonical_url(page.url)]
             self.store.mark_urls(urls, source=source.name, outcome="no_text", item_id=None)
             return
-        doc = self._document(ext, entry, source, final_url, urls)
         self.store_document(
-            doc, report, allow_alerts=allow_alerts, first_poll=first_poll, backfilled=backfilled
+            document_from_page(ext, entry, source, page.url),
+            report,
+            allow_alerts=allow_alerts,
+            first_poll=first_poll,
+            backfilled=backfilled,
         )
 
-    @staticmethod
-    def _document(
-        ext: Extracted, entry: Entry, source: Source, final_url: str, urls: list[str]
-    ) -> Document:
-        url = final_url
-        if ext.canonical_url:
-            url = canonical_url(ext.canonical_url, final_url)
-            urls.append(url)
-        return Document(
-            url=url,
-            source=source,
-            text=ext.text,
-            title=ext.title or entry.title,
-            published=ext.published or entry.published,
-            language=ext.language or source.language,
-            author=ext.author,
-            urls=tuple(urls),
-        )
+    def skip_unusable(
+        self, entry: Entry, source: Source, errors: Counter[str], reason: str, why: object
+    ) -> bool:
+        """Count and log an article that could not be used; remember its URL when asking
+        again would not help. True when that outcome is final."""
+        errors[reason] += 1
+        log.warning("%s: %s", source.name, why)
+        if reason not in PERMANENT_REASONS:
+            return False
+        self.store.mark_urls([entry.url], source=source.name, outcome="skipped", item_id=None)
+        return True
 
     # --- storing ------------------------------------------------------------
 
@@ -411,7 +401,20 @@ def evidence_dict(e: Evidence) -> dict[str, object]:
 
 
 def document_from_page(ext: Extracted, entry: Entry, source: Source, page_url: str) -> Document:
-    """The Document of a page fetched from ``page_url`` (after redirects) and extracted
-    elsewhere, e.g. in a worker process: the same URLs and fallbacks as a poll uses."""
-    final_url = canonical_url(page_url)
-    return Pipeline._document(ext, entry, source, final_url, [entry.url, final_url])
+    """The Document of a page fetched from ``page_url`` (after redirects) and extracted,
+    here or in a worker process: every URL that led to it, the entry's fallbacks."""
+    url = canonical_url(page_url)
+    urls = [entry.url, url]
+    if ext.canonical_url:
+        url = canonical_url(ext.canonical_url, url)
+        urls.append(url)
+    return Document(
+        url=url,
+        source=source,
+        text=ext.text,
+        title=ext.title or entry.title,
+        published=ext.published or entry.published,
+        language=ext.language or source.language,
+        author=ext.author,
+        urls=tuple(urls),
+    )
