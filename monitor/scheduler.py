@@ -141,6 +141,13 @@ class Daemon:
             )
         except Exception:
             log.exception("%s: poll crashed; the source stays scheduled", name)
+        except asyncio.CancelledError:
+            if not self.stop_event.is_set():
+                raise
+            # Cancelled by our own shutdown after the grace period: what was not stored is
+            # not marked seen, so the next start fetches it again. Returning keeps
+            # APScheduler from logging the cancellation as a crash.
+            log.warning("%s: poll cut short by shutdown; resumed at the next start", name)
         finally:
             self.inflight.discard(task)
 

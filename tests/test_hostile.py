@@ -390,6 +390,46 @@ def test_daemon_survives_every_hostile_source_and_stores_a_good_one(
     assert "Traceback" not in log_text(log)
 
 
+def test_stop_during_a_hung_fetch_is_clean_and_the_article_comes_next_start(
+    web: LocalWeb, tmp_path: Path
+) -> None:
+    site = Site(web)
+    title, paragraphs = oic_article(4)
+    path = site.publish(1, title, paragraphs, "en")
+    page = web.routes[path]
+    hung = True
+    # Longer than the shutdown grace, shorter than the read timeout: still in flight at stop.
+    web.routes[path] = lambda req: Response(body=silence(b"<html>", 20)) if hung else page
+    db = f"sqlite:///{tmp_path / 'monitor.db'}"
+    cfg = write_config(
+        tmp_path / "monitor.toml",
+        db,
+        [SourceSpec("site", site.feed_url, "3s")],
+        fetch='read_timeout = "30s"\nretries = 0',
+    )
+    log = tmp_path / "daemon.log"
+    proc = start(cfg, log)
+    try:
+        wait_for(lambda: bool(web.hits(path)), "the article fetch to start")
+        assert stop(proc) == 0, log_text(log)[-3000:]
+    finally:
+        kill(proc)
+    text = log_text(log)
+    assert "site: poll cut short by shutdown" in text
+    assert "Traceback" not in text, text[-3000:]
+
+    hung = False
+    proc = start(cfg, log)
+    store = Store.open(db)
+    try:
+        wait_for(lambda: store.count_items() == 1, "the article stored after restart")
+        assert stop(proc) == 0
+    finally:
+        kill(proc)
+        store.close()
+    assert "Traceback" not in log_text(log)
+
+
 def _pg_admin(sql: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(sql)
