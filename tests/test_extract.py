@@ -345,3 +345,27 @@ def test_every_language_page_is_extracted_clean(key: str, template: int) -> None
     assert [p for p in paragraphs if p not in result.text] == []
     assert [b for b in page.boilerplate if b in result.text] == []
     assert (result.title, result.language) == (sample["title"], lang)
+
+
+@pytest.mark.parametrize("template", range(len(TEMPLATES)), ids=TEMPLATES)
+@pytest.mark.parametrize("written_as", ["\u200c", "&zwnj;", "&#8204;"])
+def test_persian_non_joiners_survive_extraction(template: int, written_as: str) -> None:
+    zwnj = "\u200c"
+    title = f"دیدار دبیرکل سازمان همکاری اسلامی با رئیس{zwnj}جمهور تاجیکستان"
+    paragraphs = (
+        f"حسین ابراهیم طه، دبیرکل سازمان همکاری اسلامی، در دوشنبه با رئیس{zwnj}جمهور "
+        f"تاجیکستان دیدار و گفت{zwnj}وگو کرد.",
+        f"دو طرف درباره گسترش همکاری{zwnj}های تاجیکستان با این سازمان در حوزه{zwnj}های "
+        "آموزش، علم و فناوری رایزنی کردند.",
+        f"رئیس{zwnj}جمهور تاجیکستان از نقش این سازمان در تقویت همبستگی کشورهای اسلامی قدردانی کرد.",
+    )
+    page = article_page(title, paragraphs, lang="fa", template=template)
+    # As an entity in the markup only: inside JSON-LD an entity is not decoded.
+    head, body = page.html.split("<body", 1)
+    html = head + "<body" + body.replace(zwnj, written_as)
+    result = extract(html, URL)
+    assert result is not None
+    assert result.title == title
+    assert [s for s in sentences(paragraphs) if s not in normalise(result.text)] == []
+    assert title not in result.text  # the repeated headline is still recognised as such
+    assert "\ua78f" not in result.text + (result.title or "")
