@@ -48,11 +48,12 @@ from monitor.analysis import PageResult, analyse_page, process_pool, ready
 from monitor.config import Source
 from monitor.extract import PageTooComplex, extract
 from monitor.fetch import FetchError
-from monitor.pipeline import Pipeline, PollReport, document_from_page
+from monitor.pipeline import Pipeline, PollReport, ToStore, document_from_page
 from monitor.sources import Entry, SourceError
 from monitor.sources.feed import parse_feed
 from monitor.sources.listing import next_page, parse_listing
 from monitor.sources.sitemap import date_from_url, parse_sitemap
+from monitor.store.db import DB_UNAVAILABLE, db_reason
 from monitor.store.models import CrawlPage, utcnow
 from monitor.store.repo import Store
 from monitor.urls import canonical_url
@@ -64,6 +65,8 @@ MAX_LISTING_PAGES = 5000
 QUEUE_SIZE = 1000  # discovered entries waiting for a fetch, per source
 PAGES_PER_WORKER = 8  # fetched pages in memory (fetching or extracting) per CPU worker
 MIN_PAGES_IN_FLIGHT = 16
+STORE_BATCH = 50  # articles written per transaction at most
+STORE_DELAY = 0.2  # seconds an article waits at most for others to share its transaction
 
 
 # --- dates -------------------------------------------------------------------------------
@@ -257,6 +260,57 @@ class _Job:
     page: _Page
 
 
+class _StoreBatch:
+    """Articles ready to be stored, written a batch per transaction (a commit costs more
+    than an article's rows): when STORE_BATCH wait, or STORE_DELAY after the first came.
+    A batch that fails is counted and logged; its URLs stay unseen for the next run."""
+
+    def __init__(self, pipeline: Pipeline, *, allow_alerts: bool, late: str | None) -> None:
+        self.pipeline = pipeline
+        self.allow_alerts = allow_alerts
+        self.late = late
+        self.waiting: list[tuple[ToStore, Callable[[bool], None]]] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, one: ToStore, finish: Callable[[bool], None]) -> None:
+        self.waiting.append((one, finish))
+        if len(self.waiting) >= STORE_BATCH:
+            self.flush()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(STORE_DELAY, self.flush)
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        batch, self.waiting = self.waiting, []
+        if not batch:
+            return
+        try:
+            self.pipeline.store_documents(
+                [one for one, _ in batch],
+                allow_alerts=self.allow_alerts,
+                backfilled=True,
+                late=self.late,
+            )
+            final = True
+        except DB_UNAVAILABLE as e:  # the next run fetches them again
+            log.error(
+                "could not store %d articles, the database is unavailable: %s",
+                len(batch),
+                db_reason(e),
+            )
+            final = False
+        except Exception:  # a bug must not stop the whole run; the URLs stay unseen
+            log.exception("could not store %d articles", len(batch))
+            final = False
+        if not final:
+            for one, _ in batch:
+                one.report.errors["store"] += 1
+        for _, finish in batch:
+            finish(final)
+
+
 class Backfill:
     """Backfill a set of sources over one date range, sharing one fetcher and one pool."""
 
@@ -291,6 +345,7 @@ class Backfill:
         self._own_roots: set[str] = set()
         self._planned: list[Planned] = []
         self._pool: Executor | None = None
+        self._batch = _StoreBatch(pipeline, allow_alerts=alerts, late=late)
         self._in_flight = asyncio.Semaphore(
             max(MIN_PAGES_IN_FLIGHT, PAGES_PER_WORKER * max(1, self.workers))
         )
@@ -331,6 +386,7 @@ class Backfill:
             for _ in consumers:
                 await queue.put(None)
             await asyncio.gather(*consumers)
+            self._batch.flush()
         log.info(
             "%s: %d listed, %d out of range, %d known, %d fetched, %d stored, %d errors",
             source.name,
@@ -509,20 +565,26 @@ class Backfill:
         while (job := await queue.get()) is not None:
             try:
                 async with self._in_flight:
-                    final = await self._article(job.entry, source, report)
+                    final = await self._article(job, source, report)
             except Exception:  # a bug must not stop the whole run; the URL stays unseen
                 log.exception("%s: %s failed", source.name, job.entry.url)
                 report.errors["internal"] += 1
                 final = False
-            job.page.failed |= not final
-            job.page.pending -= 1
-            self._settle(source, job.page)
-            self.progress.advanced(source.name)
+            if final is not None:  # None: in the store batch, which finishes it
+                self._finish(source, job, final)
+
+    def _finish(self, source: Source, job: _Job, final: bool) -> None:
+        job.page.failed |= not final
+        job.page.pending -= 1
+        self._settle(source, job.page)
+        self.progress.advanced(source.name)
 
     # --- one article ---------------------------------------------------------------------
 
-    async def _article(self, entry: Entry, source: Source, report: BackfillReport) -> bool:
-        """Fetch, extract and store one article; True when its outcome is final."""
+    async def _article(self, job: _Job, source: Source, report: BackfillReport) -> bool | None:
+        """Fetch and extract one article; True when its outcome is final, None when it
+        waits in the store batch (which calls ``_finish`` once it is committed)."""
+        entry = job.entry
         try:
             page = await self.fetcher.get(entry.url, accept="html")
         except FetchError as e:  # not final: worth trying again on the next run
@@ -545,16 +607,11 @@ class Backfill:
             report.out_of_range += 1
             self.checkpoints.mark(source.name, entry.url)
             return True
-        analysis = result.analysis
-        self.pipeline.store_document(
-            doc,
-            report.items,
-            allow_alerts=self.alerts,
-            backfilled=True,
-            analysis=analysis,
-            late=self.late,
+        self._batch.add(
+            ToStore(doc, report.items, result.analysis),
+            lambda final: self._finish(source, job, final),
         )
-        return True
+        return None
 
     async def _analyse(
         self, content: bytes, encoding: str | None, url: str, entry: Entry, source: Source

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 
 from monitor.alerts.routing import channel_wants
 from monitor.analysis import Analysis
@@ -30,7 +32,7 @@ from monitor.sources.listing import parse_listing
 from monitor.sources.sitemap import parse_sitemap
 from monitor.store.archive import write_text_file
 from monitor.store.models import Alert, Item, utcnow
-from monitor.store.repo import Store
+from monitor.store.repo import Store, Writer
 from monitor.urls import canonical_url
 
 log = logging.getLogger("monitor.pipeline")
@@ -63,6 +65,25 @@ class PollReport:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass
+class ToStore:
+    """A document waiting to be stored, the report that counts it, and its analysis when
+    a worker process made it; ``alerts``: how many it queued once stored."""
+
+    doc: Document
+    report: PollReport
+    analysis: Analysis | None = None
+    alerts: int = 0
+
+
+@dataclass(frozen=True)
+class _StoreOptions:
+    allow_alerts: bool
+    first_poll: bool
+    backfilled: bool
+    late: str | None
 
 
 @dataclass(frozen=True)
@@ -307,12 +328,56 @@ class Pipeline:
 
         ``analysis``: hash, verdict and MinHash already computed (in a worker process).
         """
+        return self.store_documents(
+            [ToStore(doc, report, analysis)],
+            allow_alerts=allow_alerts,
+            first_poll=first_poll,
+            backfilled=backfilled,
+            late=late,
+        )[0]
+
+    def store_documents(
+        self,
+        batch: Sequence[ToStore],
+        *,
+        allow_alerts: bool,
+        first_poll: bool = False,
+        backfilled: bool = False,
+        late: str | None = None,
+    ) -> list[Item | None]:
+        """Store documents in one transaction: each is hashed (a duplicate only marks its
+        URLs), grouped into a story, stored with its alerts. The stored Item of each, or
+        None for a duplicate; reports are counted once the transaction is committed."""
+        options = _StoreOptions(allow_alerts, first_poll, backfilled, late)
+        try:
+            with self.store.writing() as w:
+                stored = [self._store_one(w, one, options) for one in batch]
+        except IntegrityError:
+            # Another writer stored one of these meanwhile. One transaction each, so that
+            # only that one becomes a duplicate (it sees the other writer's row now).
+            if len(batch) > 1:
+                return [self.store_documents([one], **asdict(options))[0] for one in batch]
+            with self.store.writing() as w:
+                stored = [self._store_one(w, batch[0], options)]
+        for one, item in zip(batch, stored, strict=True):
+            report = one.report
+            if item is None:
+                report.duplicates += 1
+                continue
+            report.stored += 1
+            report.stored_ids.append(item.id or 0)
+            report.queued_alerts += one.alerts
+            if item.tier == "relevant":
+                report.relevant += 1
+            write_text_file(self.archive_dir, item)
+        return stored
+
+    def _store_one(self, w: Writer, one: ToStore, options: _StoreOptions) -> Item | None:
+        doc, analysis = one.doc, one.analysis
+        one.alerts = 0
         digest = analysis.content_hash if analysis else content_hash(doc.text)
-        if (known := self.store.item_by_hash(digest)) is not None:
-            report.duplicates += 1
-            self.store.mark_urls(
-                doc.urls, source=doc.source.name, outcome="duplicate", item_id=known.id
-            )
+        if (known := w.item_id_by_hash(digest)) is not None:
+            w.mark_urls(doc.urls, source=doc.source.name, outcome="duplicate", item_id=known)
             return None
         if analysis is not None:
             verdict, sig, bands = analysis.verdict, analysis.signature, analysis.bands
@@ -324,7 +389,7 @@ class Pipeline:
             )
             sig = signature(doc.text)
             bands = band_keys(sig)
-        story_id = self._story_of(sig, bands)
+        story_id = self._story_of(w, sig, bands)
         item = Item(
             url=doc.url,
             source=doc.source.name,
@@ -334,7 +399,7 @@ class Pipeline:
             language=doc.language,
             content_hash=digest,
             text=doc.text,
-            backfilled=backfilled,
+            backfilled=options.backfilled,
             signature=pack(sig),
             story_id=story_id,
             duplicate_of=story_id,
@@ -346,30 +411,23 @@ class Pipeline:
             item.classifier_version = getattr(self.classifier, "version", None)
         alerts = []
         if (
-            allow_alerts
+            options.allow_alerts
             and verdict is not None
-            and self._alert_due(doc.published, first_poll)
+            and self._alert_due(doc.published, options.first_poll)
             # A story alerts once: through its first relevant copy, or never when that
             # copy was backfilled or arrived outside the alert window.
-            and not (story_id is not None and self.store.story_has_relevant(story_id))
+            and not (story_id is not None and w.story_has_relevant(story_id))
         ):
-            alerts = self._plan_alerts(verdict, doc, late)
-        stored, created = self.store.add_item(item, doc.urls, alerts, bands)
-        if not created:
-            report.duplicates += 1
-            return None
-        report.stored += 1
-        report.stored_ids.append(stored.id or 0)
-        report.queued_alerts += len(alerts)
-        if verdict is not None and verdict.relevant:
-            report.relevant += 1
-        write_text_file(self.archive_dir, stored)
-        return stored
+            alerts = self._plan_alerts(verdict, doc, options.late)
+        if w.add_item(item, doc.urls, alerts, bands) is not None:
+            return None  # stored meanwhile under this URL or hash
+        one.alerts = len(alerts)
+        return item
 
-    def _story_of(self, sig: np.ndarray, bands: list[int]) -> int | None:
+    def _story_of(self, w: Writer, sig: np.ndarray, bands: list[int]) -> int | None:
         """The story of the most similar stored item above the threshold, if any."""
         best, best_story = 0.0, None
-        for cand in self.store.story_candidates(bands):
+        for cand in w.story_candidates(bands):
             sim = similarity(sig, unpack(cand.signature))
             if sim > best:
                 best, best_story = sim, cand.story_id

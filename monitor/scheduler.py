@@ -15,12 +15,12 @@ from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from monitor.alerts.dispatcher import DispatcherSettings, dispatch_due
 from monitor.config import ConfigError, Settings, Source, load_settings
 from monitor.metrics import Metrics
 from monitor.runtime import Runtime
+from monitor.store.db import DB_UNAVAILABLE, db_reason
 from monitor.watch import after_poll, check_silence
 
 log = logging.getLogger("monitor.scheduler")
@@ -51,12 +51,6 @@ def lease_ttl(source: Source) -> timedelta:
 # How often leases of long-running polls are looked at (renewed at a third of their TTL).
 LEASE_CHECK_SECONDS = 0.5
 # Errors that mean "cannot reach the database now" (down, restarting, locked), not a bug.
-DB_UNAVAILABLE = (OperationalError, InterfaceError)
-
-
-def db_reason(e: DBAPIError) -> str:
-    """The driver's one-line reason, without the SQL statement SQLAlchemy appends."""
-    return " ".join(str(e.orig or e).split())[:300]
 
 
 def first_delay(interval: timedelta) -> timedelta:

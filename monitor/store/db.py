@@ -9,9 +9,18 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+# The database is down or unreachable (not a bug, not a constraint): retried later.
+DB_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def db_reason(e: DBAPIError) -> str:
+    """The driver's one-line reason, without the SQL statement SQLAlchemy appends."""
+    return " ".join(str(e.orig or e).split())[:300]
 
 
 class DatabaseError(Exception):

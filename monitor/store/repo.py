@@ -7,9 +7,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Connection, Engine, Insert, func, insert, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from monitor.store.db import make_engine, migrate
 from monitor.store.models import (
@@ -265,54 +267,30 @@ class Store:
                 seen.update(s.exec(select(SeenUrl.url).where(col(SeenUrl.url).in_(chunk))))
         return [u for u in dict.fromkeys(urls) if u not in seen]
 
-    def item_by_hash(self, content_hash: str) -> Item | None:
-        with self.session() as s:
-            return s.exec(select(Item).where(Item.content_hash == content_hash)).first()
-
     def item(self, item_id: int) -> Item | None:
         with self.session() as s:
             return s.get(Item, item_id)
 
+    @contextmanager
+    def writing(self) -> Iterator[Writer]:
+        """One transaction for many writes (committed at the end, rolled back on error):
+        each write in it sees the ones before."""
+        with self.engine.begin() as conn:
+            yield Writer(conn)
+
+    def item_id_by_hash(self, content_hash: str) -> int | None:
+        with self.writing() as w:
+            return w.item_id_by_hash(content_hash)
+
     def mark_urls(
         self, urls: Sequence[str], *, source: str, outcome: str, item_id: int | None
     ) -> None:
-        with self.session() as s:
-            self._mark(s, urls, source=source, outcome=outcome, item_id=item_id)
-            s.commit()
-
-    @staticmethod
-    def _mark(
-        s: Session, urls: Sequence[str], *, source: str, outcome: str, item_id: int | None
-    ) -> None:
-        for url in dict.fromkeys(urls):
-            if s.get(SeenUrl, url) is None:
-                s.add(SeenUrl(url=url, source=source, outcome=outcome, item_id=item_id))
+        with self.writing() as w:
+            w.mark_urls(urls, source=source, outcome=outcome, item_id=item_id)
 
     def story_candidates(self, keys: Sequence[int], limit: int = 50) -> list[Candidate]:
-        """Stored items sharing at least one LSH band key, most shared keys first."""
-        if not keys:
-            return []
-        hits = func.count().label("hits")
-        q = (
-            select(StoryBand.item_id, hits)
-            .where(col(StoryBand.key).in_(list(keys)))
-            .group_by(col(StoryBand.item_id))
-            .order_by(hits.desc())
-            .limit(limit)
-        )
-        with self.session() as s:
-            ids = [item_id for item_id, _ in s.exec(q)]
-            if not ids:
-                return []
-            rows = s.exec(
-                select(Item.id, Item.story_id, Item.signature).where(col(Item.id).in_(ids))
-            )
-            return [Candidate(i, sid or i, sig) for i, sid, sig in rows if i is not None and sig]
-
-    def story_has_relevant(self, story_id: int) -> bool:
-        with self.session() as s:
-            q = select(Item.id).where(Item.story_id == story_id, Item.tier == "relevant")
-            return s.exec(q.limit(1)).first() is not None
+        with self.writing() as w:
+            return w.story_candidates(keys, limit)
 
     def add_item(
         self,
@@ -321,52 +299,23 @@ class Store:
         alerts: Sequence[Alert] = (),
         bands: Sequence[int] = (),
     ) -> tuple[Item, bool]:
-        """Store `item` with its URLs and queued alerts in one transaction.
+        """Store `item` with its URLs, story bands and queued alerts in one transaction.
 
         Returns (item, created). When an item with the same content hash or URL
         exists, the existing one is returned and the URLs are recorded against it.
         """
-        with self.session() as s:
-            existing = s.exec(
-                select(Item).where(
-                    (Item.content_hash == item.content_hash) | (Item.url == item.url)
-                )
-            ).first()
-            if existing is None:
-                s.add(item)
-                try:
-                    s.flush()
-                except IntegrityError:  # lost a race with another writer
-                    s.rollback()
-                    existing = s.exec(
-                        select(Item).where(
-                            (Item.content_hash == item.content_hash) | (Item.url == item.url)
-                        )
-                    ).one()
-            if existing is not None:
-                self._mark(s, urls, source=item.source, outcome="duplicate", item_id=existing.id)
-                s.commit()
-                return existing, False
-            assert item.id is not None
-            if item.story_id is None:
-                item.story_id = item.id
-            s.add(item)
-            for b, key in enumerate(dict.fromkeys(bands)):
-                s.add(StoryBand(key=key, item_id=item.id, band=b))
-            self._mark(s, urls, source=item.source, outcome="stored", item_id=item.id)
-            for alert in alerts:
-                alert.item_id = item.id
-                alert.story_key = str(item.story_id)
-                # One alert per story and channel, ever; the unique constraint backs this up.
-                if not self._alert_exists(s, alert.channel, alert.story_key):
-                    s.add(alert)
-            s.commit()
+        try:
+            with self.writing() as w:
+                existing = w.add_item(item, urls, alerts, bands)
+        except IntegrityError:  # lost a race with another writer of the same article
+            item.id = None
+            with self.writing() as w:
+                existing = w.add_item(item, urls, alerts, bands)
+        if existing is None:
             return item, True
-
-    @staticmethod
-    def _alert_exists(s: Session, channel: str, story_key: str) -> bool:
-        q = select(Alert.id).where(Alert.channel == channel, Alert.story_key == story_key)
-        return s.exec(q).first() is not None
+        stored = self.item(existing)
+        assert stored is not None
+        return stored, False
 
     def update_classification(
         self,
@@ -461,3 +410,108 @@ class Store:
     def count_items(self) -> int:
         with self.session() as s:
             return int(s.exec(select(func.count()).select_from(Item)).one())
+
+
+class Writer:
+    """The article writes of one transaction (``Store.writing``), in SQLAlchemy Core: they
+    run for every stored article, and the ORM's unit of work cost more than everything
+    else the main process does for one."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def item_id_by_hash(self, content_hash: str) -> int | None:
+        q = select(Item.id).where(Item.content_hash == content_hash).limit(1)
+        return self.conn.execute(q).scalar()
+
+    def mark_urls(
+        self, urls: Sequence[str], *, source: str, outcome: str, item_id: int | None
+    ) -> None:
+        """Remember URLs with their outcome; a URL already remembered keeps its first."""
+        now = utcnow()
+        rows = [
+            {"url": u, "source": source, "outcome": outcome, "item_id": item_id, "seen_at": now}
+            for u in dict.fromkeys(urls)
+        ]
+        if rows:
+            self.conn.execute(self._insert_ignoring_conflicts(SeenUrl), rows)
+
+    def _insert_ignoring_conflicts(self, model: type[SQLModel]) -> Insert:
+        """INSERT that skips rows whose key is already there (SQLite and PostgreSQL)."""
+        table = model.__table__  # type: ignore[attr-defined]
+        if self.conn.dialect.name == "postgresql":
+            return postgresql_insert(table).on_conflict_do_nothing()
+        return sqlite_insert(table).on_conflict_do_nothing()
+
+    def story_candidates(self, keys: Sequence[int], limit: int = 50) -> list[Candidate]:
+        """Stored items sharing at least one LSH band key, most shared keys first."""
+        if not keys:
+            return []
+        hits = func.count().label("hits")
+        q = (
+            select(StoryBand.item_id, hits)
+            .where(col(StoryBand.key).in_(list(keys)))
+            .group_by(col(StoryBand.item_id))
+            .order_by(hits.desc())
+            .limit(limit)
+        )
+        ids = [item_id for item_id, _ in self.conn.execute(q)]
+        if not ids:
+            return []
+        rows = self.conn.execute(
+            select(Item.id, Item.story_id, Item.signature).where(col(Item.id).in_(ids))
+        )
+        return [Candidate(i, sid or i, sig) for i, sid, sig in rows if i is not None and sig]
+
+    def story_has_relevant(self, story_id: int) -> bool:
+        q = select(Item.id).where(Item.story_id == story_id, Item.tier == "relevant").limit(1)
+        return self.conn.execute(q).first() is not None
+
+    def add_item(
+        self,
+        item: Item,
+        urls: Sequence[str],
+        alerts: Sequence[Alert] = (),
+        bands: Sequence[int] = (),
+    ) -> int | None:
+        """Insert `item` with its URLs, story bands and alerts; sets ``item.id``.
+
+        Returns None, or the id of the item already stored with the same content hash or
+        URL (then `urls` are recorded against that one and nothing else is written).
+        """
+        q = select(Item.id).where((Item.content_hash == item.content_hash) | (Item.url == item.url))
+        existing: int | None = self.conn.execute(q.limit(1)).scalar()
+        if existing is not None:
+            self.mark_urls(urls, source=item.source, outcome="duplicate", item_id=existing)
+            return existing
+        item.id = _insert_row(self.conn, item)
+        if item.story_id is None:
+            item.story_id = item.id  # the first item of a new story names it
+            self.conn.execute(update(Item).where(col(Item.id) == item.id).values(story_id=item.id))
+        band_rows = [
+            {"key": key, "item_id": item.id, "band": b}
+            for b, key in enumerate(dict.fromkeys(bands))
+        ]
+        if band_rows:
+            self.conn.execute(insert(StoryBand), band_rows)
+        self.mark_urls(urls, source=item.source, outcome="stored", item_id=item.id)
+        for alert in alerts:
+            alert.item_id = item.id
+            alert.story_key = str(item.story_id)
+            # One alert per story and channel, ever; the unique constraint backs this up.
+            q = select(Alert.id).where(
+                Alert.channel == alert.channel, Alert.story_key == alert.story_key
+            )
+            if self.conn.execute(q.limit(1)).first() is None:
+                alert.id = _insert_row(self.conn, alert)
+        return None
+
+
+def _insert_row(conn: Connection, obj: SQLModel) -> int:
+    """INSERT a table model's column values (Core, no ORM session); its new id."""
+    table = obj.__table__  # type: ignore[attr-defined]
+    values = {c.name: getattr(obj, c.name) for c in table.columns if c.name != "id"}
+    # Values as parameters, not in the statement: the compiled INSERT is cached.
+    key = conn.execute(insert(table), values).inserted_primary_key
+    assert key is not None
+    return int(key[0])
