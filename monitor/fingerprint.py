@@ -8,7 +8,6 @@ import unicodedata
 import zlib
 
 import numpy as np
-from datasketch import MinHash
 
 _SPACE = re.compile(r"\s+")
 
@@ -39,7 +38,23 @@ NUM_PERM = 128
 BANDS = 32
 ROWS = NUM_PERM // BANDS
 _WORD = re.compile(r"\w+")
-_SEED_MINHASH: MinHash | None = None
+
+# The MinHash of datasketch 2 (its default "affine32" scheme, seed 1, CRC-32 of each
+# shingle), written out because importing datasketch loads scipy: 55 MB more in every
+# process for a dozen lines of numpy. tests/test_stories.py checks it value for value.
+_EMPTY = np.uint32(0xFFFFFFFF)
+_FMIX = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))
+
+
+def _permutations(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """h -> a*h + b (mod 2**32) with odd a: NUM_PERM random bijections of 32-bit values."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
+
+
+_A, _B = _permutations()
 
 
 def shingles(text: str) -> set[bytes]:
@@ -54,18 +69,17 @@ def shingles(text: str) -> set[bytes]:
 
 def signature(text: str) -> np.ndarray:
     """MinHash of the text's shingles: NUM_PERM unsigned 32-bit values."""
-    global _SEED_MINHASH
-    if _SEED_MINHASH is None:  # the permutations are fixed by the seed; build them once
-        _SEED_MINHASH = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32)
-    m = MinHash(
-        num_perm=NUM_PERM,
-        seed=1,
-        hashfunc=zlib.crc32,
-        permutations=_SEED_MINHASH.permutations,
-        scheme=_SEED_MINHASH.scheme,
-    )
-    m.update_batch(list(shingles(text)))
-    return m.hashvalues.astype(np.uint32)
+    found = shingles(text)
+    if not found:
+        return np.full(NUM_PERM, _EMPTY, dtype=np.uint32)
+    h = np.fromiter((zlib.crc32(s) for s in found), dtype=np.uint32, count=len(found))
+    shift1, mul1, shift2, mul2 = _FMIX  # MurmurHash3's finalizer spreads the CRCs first
+    h ^= h >> shift1
+    h *= mul1
+    h ^= h >> shift2
+    h *= mul2
+    h ^= h >> shift1
+    return (h[:, None] * _A + _B).min(axis=0)
 
 
 def band_keys(sig: np.ndarray) -> list[int]:

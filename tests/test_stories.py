@@ -120,3 +120,23 @@ def test_two_outlets_own_reports_of_one_meeting_stay_apart(tmp_path: Path) -> No
     assert len(items) == 2
     assert items[0].story_id != items[1].story_id
     assert items[1].duplicate_of is None
+
+
+def test_minhash_equals_datasketch_value_for_value() -> None:
+    """Signatures already stored stay comparable: ours are datasketch 2's, exactly."""
+    import json
+    import zlib
+
+    import numpy as np
+    from datasketch import MinHash
+
+    from monitor.fingerprint import NUM_PERM, shingles, signature
+
+    eval_file = Path(__file__).parent / "data" / "eval" / "oic_eval.jsonl"
+    texts = [json.loads(line)["text"] for line in eval_file.read_text("utf-8").splitlines()]
+    texts += [s.title + " " + " ".join(s.paragraphs) for s in seed_articles()]
+    texts += ["", "Один.", "one two three", "one two three four five"]
+    for text in texts:
+        reference = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32, scheme="affine32")
+        reference.update_batch(list(shingles(text)))
+        assert np.array_equal(signature(text), reference.hashvalues.astype(np.uint32)), text
