@@ -451,15 +451,23 @@ def _swap_in_tree(tree: HtmlElement, old: str, new: str) -> None:
             element.tail = element.tail.replace(old, new)
 
 
+# Elements trafilatura removes before extraction anyway; their text is never article text.
+_NEVER_TEXT = ("script", "style", "noscript", "svg")
+
+
 def _read_page(tree: HtmlElement, url: str, html: str) -> tuple[Document | None, Document]:
-    """(article body, page metadata), with Persian non-joiners kept in both."""
+    """(article body, page metadata), with Persian non-joiners kept in both. Removes
+    scripts and styles from ``tree``: read its JSON-LD before."""
     lowered = html.lower()
     swap = any(form in lowered for form in _ZWNJ_IN_SOURCE)
     if swap:
         _swap_in_tree(tree, ZWNJ, _ZWNJ_STAND_IN)
     try:
-        document = _bare_extraction(tree, url)
         meta = _page_metadata(tree)
+        # Dropped now rather than inside trafilatura, which copies the whole tree (inline
+        # scripts and styles are often most of a page's bytes) and searches it again.
+        etree.strip_elements(tree, *_NEVER_TEXT, with_tail=False)
+        document = _bare_extraction(tree, url)
     finally:
         if swap:
             _swap_in_tree(tree, _ZWNJ_STAND_IN, ZWNJ)
@@ -522,6 +530,8 @@ def extract(
         raise PageTooComplex(f"{url}: {elements:,} HTML elements, more than {MAX_ELEMENTS:,}")
     if depth > MAX_DEPTH:
         raise PageTooComplex(f"{url}: HTML nested more than {MAX_DEPTH} levels deep")
+    declared_date = metadata_date(tree)  # JSON-LD is in scripts, which go next
+    canonical = canonical_url(tree, url)
     document, meta = _read_page(tree, url, html)
     if document is None or not document.text:
         return None
@@ -532,7 +542,7 @@ def extract(
         return None  # an index of links or a stub, not an article
     language = detect(text, hint=language_hint)
     published = (
-        metadata_date(tree)
+        declared_date
         or _as_utc(feed_date)
         or date_from_url_path(url)
         or date_beside_title(_visible_text(tree), title)
@@ -544,5 +554,5 @@ def extract(
         author=meta.author,
         published=published,
         language=language,
-        canonical_url=canonical_url(tree, url),
+        canonical_url=canonical,
     )

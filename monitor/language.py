@@ -7,6 +7,7 @@ cut to 200 characters. Its model covers Turkmen and Uzbek in both scripts.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -14,7 +15,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 LANGUAGES = ("ru", "kk", "ky", "tg", "uz", "tk", "az", "tr", "ar", "fa", "fr", "en")
 
 MIN_LETTERS = 12  # below this (a word or two) the model is a coin toss: trust the hint
-MAX_CHARS = 2000  # the opening of an article decides its language; keeps long pages fast
+MAX_CHARS = 1000  # the opening of an article decides its language; the model reads it byte by byte
 CLEAR = 0.9  # a top probability at least this high is clear evidence; the hint cannot override
 WEAK = 0.5  # below this the model is unsure: the hint wins if it is one of our languages
 HINT_FLOOR = 0.1  # between WEAK and CLEAR the hint wins only if the model gives it this much
@@ -31,6 +32,9 @@ def _identifier() -> LanguageIdentifier:
     """The model, loaded once per process and never changed after (read-only use)."""
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(LANGUAGES))
+    # It keeps the whole model (100,000 features x 142 languages, 27 MB) to allow another
+    # set_languages; this one is final, so only our 12 columns stay in memory.
+    identifier._full_model = (identifier.nb_ptc, identifier.nb_pc, identifier.nb_classes)
     return identifier
 
 
@@ -52,6 +56,14 @@ def _arabic_script_language(text: str) -> str | None:
     return None
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _has_letters(text: str, n: int) -> bool:
+    """Whether ``text`` holds at least ``n`` letters (stops counting there)."""
+    return any(i + 1 >= n for i, _ in enumerate(_LETTER.finditer(text)))
+
+
 def detect(text: str, hint: str | None = None) -> str | None:
     """ISO 639-1 code of the language of ``text``, or None when it cannot be told.
 
@@ -60,7 +72,7 @@ def detect(text: str, hint: str | None = None) -> str | None:
     """
     hint = normalise_code(hint)
     sample = text[:MAX_CHARS]
-    if sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
+    if not _has_letters(sample, MIN_LETTERS):
         return hint
     ranked = _identifier().rank(sample)
     best, best_p = ranked[0]
