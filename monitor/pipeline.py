@@ -376,7 +376,8 @@ class Pipeline:
         doc, analysis = one.doc, one.analysis
         one.alerts = 0
         digest = analysis.content_hash if analysis else content_hash(doc.text)
-        if (known := w.item_id_by_hash(digest)) is not None:
+        # The same text, or this URL with an older text: only the URLs are recorded.
+        if (known := w.matching_item(digest, doc.url)) is not None:
             w.mark_urls(doc.urls, source=doc.source.name, outcome="duplicate", item_id=known)
             return None
         if analysis is not None:
@@ -419,8 +420,7 @@ class Pipeline:
             and not (story_id is not None and w.story_has_relevant(story_id))
         ):
             alerts = self._plan_alerts(verdict, doc, options.late)
-        if w.add_item(item, doc.urls, alerts, bands) is not None:
-            return None  # stored meanwhile under this URL or hash
+        w.insert_item(item, doc.urls, alerts, bands)
         one.alerts = len(alerts)
         return item
 

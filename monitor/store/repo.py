@@ -278,10 +278,6 @@ class Store:
         with self.engine.begin() as conn:
             yield Writer(conn)
 
-    def item_id_by_hash(self, content_hash: str) -> int | None:
-        with self.writing() as w:
-            return w.item_id_by_hash(content_hash)
-
     def mark_urls(
         self, urls: Sequence[str], *, source: str, outcome: str, item_id: int | None
     ) -> None:
@@ -420,10 +416,6 @@ class Writer:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def item_id_by_hash(self, content_hash: str) -> int | None:
-        q = select(Item.id).where(Item.content_hash == content_hash).limit(1)
-        return self.conn.execute(q).scalar()
-
     def mark_urls(
         self, urls: Sequence[str], *, source: str, outcome: str, item_id: int | None
     ) -> None:
@@ -444,24 +436,25 @@ class Writer:
         return sqlite_insert(table).on_conflict_do_nothing()
 
     def story_candidates(self, keys: Sequence[int], limit: int = 50) -> list[Candidate]:
-        """Stored items sharing at least one LSH band key, most shared keys first."""
+        """Stored items sharing at least one LSH band key, at most `limit` of those that
+        share the most."""
         if not keys:
             return []
         hits = func.count().label("hits")
-        q = (
+        top = (
             select(StoryBand.item_id, hits)
             .where(col(StoryBand.key).in_(list(keys)))
             .group_by(col(StoryBand.item_id))
             .order_by(hits.desc())
             .limit(limit)
+            .subquery()
         )
-        ids = [item_id for item_id, _ in self.conn.execute(q)]
-        if not ids:
-            return []
-        rows = self.conn.execute(
-            select(Item.id, Item.story_id, Item.signature).where(col(Item.id).in_(ids))
-        )
-        return [Candidate(i, sid or i, sig) for i, sid, sig in rows if i is not None and sig]
+        q = select(Item.id, Item.story_id, Item.signature).join(top, col(Item.id) == top.c.item_id)
+        return [
+            Candidate(i, sid or i, sig)
+            for i, sid, sig in self.conn.execute(q)
+            if i is not None and sig
+        ]
 
     def story_has_relevant(self, story_id: int) -> bool:
         q = select(Item.id).where(Item.story_id == story_id, Item.tier == "relevant").limit(1)
@@ -479,11 +472,27 @@ class Writer:
         Returns None, or the id of the item already stored with the same content hash or
         URL (then `urls` are recorded against that one and nothing else is written).
         """
-        q = select(Item.id).where((Item.content_hash == item.content_hash) | (Item.url == item.url))
-        existing: int | None = self.conn.execute(q.limit(1)).scalar()
+        existing = self.matching_item(item.content_hash, item.url)
         if existing is not None:
             self.mark_urls(urls, source=item.source, outcome="duplicate", item_id=existing)
             return existing
+        self.insert_item(item, urls, alerts, bands)
+        return None
+
+    def matching_item(self, content_hash: str, url: str) -> int | None:
+        """The id of the item stored with this content hash or URL, if any."""
+        q = select(Item.id).where((Item.content_hash == content_hash) | (Item.url == url))
+        return self.conn.execute(q.limit(1)).scalar()
+
+    def insert_item(
+        self,
+        item: Item,
+        urls: Sequence[str],
+        alerts: Sequence[Alert] = (),
+        bands: Sequence[int] = (),
+    ) -> None:
+        """Insert a new item (``matching_item`` said there is none) with its URLs, story
+        bands and alerts; sets ``item.id``."""
         item.id = _insert_row(self.conn, item)
         if item.story_id is None:
             item.story_id = item.id  # the first item of a new story names it
@@ -504,7 +513,6 @@ class Writer:
             )
             if self.conn.execute(q.limit(1)).first() is None:
                 alert.id = _insert_row(self.conn, alert)
-        return None
 
 
 def _insert_row(conn: Connection, obj: SQLModel) -> int:
