@@ -440,7 +440,7 @@ def _page_metadata(tree: HtmlElement) -> Document:
 # non-joiner stands in the tree as a letter no news text uses, and is put back after.
 ZWNJ = "\u200c"
 _ZWNJ_STAND_IN = "\ua78f"  # LATIN LETTER SINOLOGICAL DOT: printable, joins like a letter
-_ZWNJ_IN_SOURCE = ("\u200c", "&zwnj;", "&#8204;", "&#x200c;")
+_ZWNJ_IN_SOURCE = re.compile("\u200c|&zwnj;|&#8204;|&#[xX]200[cC];")
 
 
 def _swap_in_tree(tree: HtmlElement, old: str, new: str) -> None:
@@ -458,8 +458,7 @@ _NEVER_TEXT = ("script", "style", "noscript", "svg")
 def _read_page(tree: HtmlElement, url: str, html: str) -> tuple[Document | None, Document]:
     """(article body, page metadata), with Persian non-joiners kept in both. Removes
     scripts and styles from ``tree``: read its JSON-LD before."""
-    lowered = html.lower()
-    swap = any(form in lowered for form in _ZWNJ_IN_SOURCE)
+    swap = _ZWNJ_IN_SOURCE.search(html) is not None
     if swap:
         _swap_in_tree(tree, ZWNJ, _ZWNJ_STAND_IN)
     try:
@@ -495,16 +494,10 @@ class PageTooComplex(ValueError):
 
 
 def _size(tree: HtmlElement) -> tuple[int, int]:
-    """(number of elements, deepest nesting) of a parsed page."""
-    elements = depth = deepest = 0
-    for event, _ in etree.iterwalk(tree, events=("start", "end")):
-        if event == "start":
-            elements += 1
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return elements, deepest
+    """(number of elements, whether any is nested deeper than MAX_DEPTH) of a parsed page."""
+    elements = int(tree.xpath("count(//*)"))
+    too_deep = bool(tree.xpath(f"boolean(//*[count(ancestor::*) >= {MAX_DEPTH}])"))
+    return elements, too_deep
 
 
 def extract(
@@ -525,10 +518,10 @@ def extract(
     tree = load_html(html)
     if tree is None:
         return None
-    elements, depth = _size(tree)
+    elements, too_deep = _size(tree)
     if elements > MAX_ELEMENTS:
         raise PageTooComplex(f"{url}: {elements:,} HTML elements, more than {MAX_ELEMENTS:,}")
-    if depth > MAX_DEPTH:
+    if too_deep:
         raise PageTooComplex(f"{url}: HTML nested more than {MAX_DEPTH} levels deep")
     declared_date = metadata_date(tree)  # JSON-LD is in scripts, which go next
     canonical = canonical_url(tree, url)

@@ -15,7 +15,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 LANGUAGES = ("ru", "kk", "ky", "tg", "uz", "tk", "az", "tr", "ar", "fa", "fr", "en")
 
 MIN_LETTERS = 12  # below this (a word or two) the model is a coin toss: trust the hint
-MAX_CHARS = 1000  # the opening of an article decides its language; the model reads it byte by byte
+MAX_CHARS = 600  # the opening of an article decides its language; the model reads it byte by byte
 CLEAR = 0.9  # a top probability at least this high is clear evidence; the hint cannot override
 WEAK = 0.5  # below this the model is unsure: the hint wins if it is one of our languages
 HINT_FLOOR = 0.1  # between WEAK and CLEAR the hint wins only if the model gives it this much
