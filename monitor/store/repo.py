@@ -441,20 +441,20 @@ class Writer:
         if not keys:
             return []
         hits = func.count().label("hits")
-        top = (
+        q = (
             select(StoryBand.item_id, hits)
             .where(col(StoryBand.key).in_(list(keys)))
             .group_by(col(StoryBand.item_id))
             .order_by(hits.desc())
             .limit(limit)
-            .subquery()
         )
-        q = select(Item.id, Item.story_id, Item.signature).join(top, col(Item.id) == top.c.item_id)
-        return [
-            Candidate(i, sid or i, sig)
-            for i, sid, sig in self.conn.execute(q)
-            if i is not None and sig
-        ]
+        ids = [item_id for item_id, _ in self.conn.execute(q)]
+        if not ids:
+            return []
+        rows = self.conn.execute(
+            select(Item.id, Item.story_id, Item.signature).where(col(Item.id).in_(ids))
+        )
+        return [Candidate(i, sid or i, sig) for i, sid, sig in rows if i is not None and sig]
 
     def story_has_relevant(self, story_id: int) -> bool:
         q = select(Item.id).where(Item.story_id == story_id, Item.tier == "relevant").limit(1)
