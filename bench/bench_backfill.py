@@ -229,7 +229,35 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def run_backfill(base: str, workers: int) -> dict[str, float]:
+def time_store_calls() -> dict[str, list[float]]:
+    """Wrap the main process's store calls to add up their thread CPU time (for --timings)."""
+    from monitor import pipeline
+    from monitor.store.repo import Writer
+
+    spent: dict[str, list[float]] = {}
+
+    def timed(owner: object, name: str) -> None:
+        original = getattr(owner, name)
+        totals = spent.setdefault(name, [0.0, 0])
+
+        def wrapper(*a: object, **k: object) -> object:
+            t0 = time.thread_time()
+            try:
+                return original(*a, **k)
+            finally:
+                totals[0] += time.thread_time() - t0
+                totals[1] += 1
+
+        setattr(owner, name, wrapper)
+
+    for name in ("matching_item", "story_candidates", "insert_item", "mark_urls"):
+        timed(Writer, name)
+    timed(pipeline, "write_text_file")
+    timed(pipeline.Pipeline, "store_documents")
+    return spent
+
+
+def run_backfill(base: str, workers: int, timings: bool = False) -> dict[str, float]:
     """The backfill phase, in this (fresh) process: time and peak memory of its tree."""
     from monitor.backfill import Backfill, DateRange
     from monitor.config import Settings
@@ -244,6 +272,8 @@ def run_backfill(base: str, workers: int) -> dict[str, float]:
             peak = max(peak, tree_rss(os.getpid()))
             time.sleep(0.05)
 
+    spent = time_store_calls() if timings else {}
+    cpu0 = time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.model_validate(
             {
@@ -273,8 +303,12 @@ def run_backfill(base: str, workers: int) -> dict[str, float]:
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     ) * 1024
-    return {"seconds": took, "stored": stored, "fetched": fetched, "peak_tree": peak,
-            "rusage": usage}  # fmt: skip
+    out = {"seconds": took, "stored": stored, "fetched": fetched, "peak_tree": peak,
+           "rusage": usage, "main_cpu": time.process_time() - cpu0}  # fmt: skip
+    for name, (seconds, calls) in spent.items():
+        out[f"ms_per_call:{name}"] = seconds / max(calls, 1) * 1000
+        out[f"ms_per_article:{name}"] = seconds / max(stored, 1) * 1000
+    return out
 
 
 def main() -> None:
@@ -283,9 +317,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--backfill-only", metavar="BASE", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--timings", action="store_true", help="also print the main process's time per store call"
+    )
     args = ap.parse_args()
     if args.backfill_only:
-        print(json.dumps(run_backfill(args.backfill_only, args.workers)))
+        print(json.dumps(run_backfill(args.backfill_only, args.workers, args.timings)))
         return
 
     index = ensure_site(args.pages)
@@ -308,7 +345,7 @@ def main() -> None:
             rows["extract"].append(time_pool(_ours, pages, args.workers))
             out = subprocess.run(
                 [sys.executable, __file__, "--backfill-only", base,
-                 "--workers", str(args.workers)],
+                 "--workers", str(args.workers)] + (["--timings"] if args.timings else []),
                 capture_output=True, text=True, check=True,
             )  # fmt: skip
             res = json.loads(out.stdout.strip().splitlines()[-1])
@@ -332,6 +369,14 @@ def main() -> None:
     rusage = max(p["rusage"] for p in peaks) / 2**20
     print(f"peak memory of the backfill process tree: {peak:.0f} MB (sampled sum of RSS); "
           f"getrusage self + largest child: {rusage:.0f} MB (target < 400 MB)")  # fmt: skip
+    last = peaks[-1]
+    print(f"backfill main process CPU (all its threads): {last['main_cpu'] / n * 1000:.1f} ms "
+          "per article")  # fmt: skip
+    for key, value in last.items():
+        if key.startswith("ms_per_call:"):
+            name = key.split(":", 1)[1]
+            per_article = last[f"ms_per_article:{name}"]
+            print(f"  {name:22s} {value:7.2f} ms a call, {per_article:6.2f} ms per article")
 
 
 if __name__ == "__main__":
