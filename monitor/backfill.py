@@ -307,8 +307,13 @@ class _StoreBatch:
         if not final:
             for one, _ in batch:
                 one.report.errors["store"] += 1
-        for _, finish in batch:
-            finish(final)
+        for one, finish in batch:
+            try:
+                finish(final)
+            except Exception:  # e.g. the checkpoint write; the other articles still finish
+                log.exception(
+                    "%s: %s: could not record its outcome", one.doc.source.name, one.doc.url
+                )
 
 
 class Backfill:

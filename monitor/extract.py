@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from html import unescape
 from importlib import resources
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -34,6 +35,7 @@ from monitor.language import detect
 
 BOILERPLATE_FILE = "data/boilerplate.toml"
 
+MAX_FIELD_CHARS = 10_000  # a title or author longer than this is not one
 MIN_PROSE_CHARS = 60  # a page is an article only if some line this long reads as prose
 TITLE_WINDOW_BEFORE = 200  # characters of page text before the title searched for its date
 TITLE_WINDOW_AFTER = 300  # ... and after it
@@ -432,7 +434,18 @@ def _page_metadata(tree: HtmlElement) -> Document:
         meta.title = trafilatura_metadata.extract_title(tree)
     if not meta.sitename:
         meta.sitename = trafilatura_metadata.extract_sitename(tree)
+    # What trafilatura's metadata pass did last: entities decoded ("Rock &amp; Roll" in
+    # JSON-LD), spaces collapsed, length capped; "@agency" (twitter:site) is a site name.
+    meta.title = _clean_field(meta.title)
+    meta.author = _clean_field(meta.author)
+    meta.sitename = _clean_field((meta.sitename or "").lstrip("@"))
     return meta
+
+
+def _clean_field(value: str | None) -> str | None:
+    if not value:
+        return None
+    return " ".join(unescape(value[:MAX_FIELD_CHARS]).split()) or None
 
 
 # trafilatura drops characters that are not printable, and with them the zero-width
@@ -440,7 +453,7 @@ def _page_metadata(tree: HtmlElement) -> Document:
 # non-joiner stands in the tree as a letter no news text uses, and is put back after.
 ZWNJ = "\u200c"
 _ZWNJ_STAND_IN = "\ua78f"  # LATIN LETTER SINOLOGICAL DOT: printable, joins like a letter
-_ZWNJ_IN_SOURCE = re.compile("\u200c|&zwnj;|&#8204;|&#[xX]200[cC];")
+_ZWNJ_IN_SOURCE = re.compile("\u200c|&zwnj;|&#0*8204;|&#[xX]0*200[cC];")
 
 
 def _swap_in_tree(tree: HtmlElement, old: str, new: str) -> None:

@@ -369,7 +369,10 @@ class Pipeline:
             report.queued_alerts += one.alerts
             if item.tier == "relevant":
                 report.relevant += 1
-            write_text_file(self.archive_dir, item)
+            try:
+                write_text_file(self.archive_dir, item)
+            except OSError as e:  # stored all the same; `export --format txt` rewrites it
+                log.warning("%s: archive file not written: %s", item.url, e)
         return stored
 
     def _store_one(self, w: Writer, one: ToStore, options: _StoreOptions) -> Item | None:

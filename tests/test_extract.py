@@ -402,3 +402,20 @@ def test_furniture_between_paragraphs_is_left_out(key: str, template: int) -> No
     assert result is not None
     assert [p for p in paragraphs if p not in result.text] == []
     assert [phrase for _, phrase in IN_ARTICLE_FURNITURE if phrase in result.text] == []
+
+
+def test_title_and_author_from_json_ld_are_decoded() -> None:
+    body = "The ministers met in Jeddah and agreed on a joint plan for the region. " * 5
+    html = (
+        "<html><head><title>Agency</title>"
+        '<script type="application/ld+json">{"@context": "https://schema.org", '
+        '"@type": "NewsArticle", "headline": "OIC &amp; CICA ministers meet in Astana", '
+        '"author": {"@type": "Person", "name": "Aigerim   Nurlanova"}}</script>'
+        f"</head><body><article><p>{body}</p></article></body></html>"
+    )
+    result = extract(html, URL)
+    assert result is not None
+    assert (result.title, result.author) == (
+        "OIC & CICA ministers meet in Astana",
+        "Aigerim Nurlanova",
+    )

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, Insert, func, insert, update
+from sqlalchemy import Connection, Engine, Insert, case, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -300,11 +300,14 @@ class Store:
         Returns (item, created). When an item with the same content hash or URL
         exists, the existing one is returned and the URLs are recorded against it.
         """
+        story_id = item.story_id
         try:
             with self.writing() as w:
                 existing = w.add_item(item, urls, alerts, bands)
         except IntegrityError:  # lost a race with another writer of the same article
-            item.id = None
+            item.id, item.story_id = None, story_id  # what the rolled-back insert set
+            for alert in alerts:
+                alert.id = alert.item_id = None
             with self.writing() as w:
                 existing = w.add_item(item, urls, alerts, bands)
         if existing is None:
@@ -481,7 +484,11 @@ class Writer:
 
     def matching_item(self, content_hash: str, url: str) -> int | None:
         """The id of the item stored with this content hash or URL, if any."""
-        q = select(Item.id).where((Item.content_hash == content_hash) | (Item.url == url))
+        q = (
+            select(Item.id)
+            .where((Item.content_hash == content_hash) | (Item.url == url))
+            .order_by(case((col(Item.content_hash) == content_hash, 0), else_=1))
+        )  # the same text first: a URL's older text is the weaker match
         return self.conn.execute(q.limit(1)).scalar()
 
     def insert_item(
