@@ -36,6 +36,10 @@ backoff = "10ms"
 base_delay = "200ms"
 max_delay = "500ms"
 every = "200ms"
+# An alert the killed daemon had claimed is sent again when its lease runs out: short here,
+# still longer than a send may take.
+lease = "5s"
+timeout = "2s"
 
 [[sources]]
 name = "site"
