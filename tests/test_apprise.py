@@ -20,7 +20,7 @@ from monitor.config import AlertChannel, ConfigError, Settings, settings_from_di
 from monitor.store.models import utcnow
 from monitor.store.repo import Store
 from tests.alerts_support import Receiver, add_story, evidence, settings_with
-from tests.webserver import Response
+from tests.webserver import LocalWeb, Request, Response
 
 HOOK = "/notify"
 TG_TOKEN = "123456789:AAFakeTokenForTests_abcdefghijk"
@@ -222,24 +222,20 @@ def test_tokens_never_reach_the_logs(
     assert secret not in (outbox.alerts(store)[0].last_error or "")
 
 
-# --- Telegram: the request Apprise would make, captured before the network ---------
+# --- Telegram: Apprise's real request, to a Bot API stand-in on 127.0.0.1 ---------------
 
 
-class _Captured:
-    status_code = 200
-    content = b'{"ok": true}'
-    text = '{"ok": true}'
-
-
-def telegram_payloads(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+def telegram_payloads(monkeypatch: pytest.MonkeyPatch, web: LocalWeb) -> list[dict[str, Any]]:
+    """Point Apprise's Telegram plugin at `web` (its API address is a class attribute) and
+    record the sendMessage bodies it posts there."""
     sent: list[dict[str, Any]] = []
 
-    def fake_post(url: str, data: Any = None, **kw: Any) -> _Captured:
-        assert url.startswith("https://api.telegram.org/bot")
-        sent.append(json.loads(data))
-        return _Captured()
+    def send_message(req: Request) -> Response:
+        sent.append(json.loads(req.body))
+        return Response(body='{"ok": true}', content_type="application/json")
 
-    monkeypatch.setattr(apprise.plugins.telegram.requests, "post", fake_post)
+    web.routes[f"/bot{TG_TOKEN}/sendMessage"] = send_message
+    monkeypatch.setattr(apprise.plugins.telegram.NotifyTelegram, "notify_url", web.url("/bot"))
     return sent
 
 
@@ -263,9 +259,9 @@ def story(**extra: Any) -> Story:
 
 
 def test_telegram_gets_its_markdown_with_title_evidence_and_link(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, web: LocalWeb
 ) -> None:
-    sent = telegram_payloads(monkeypatch)
+    sent = telegram_payloads(monkeypatch, web)
     ch = AlertChannel(name="tg", kind="apprise", urls=[f"tgram://{TG_TOKEN}/-100123"])
 
     detail = asyncio.run(apprise_channel.send_story(ch, story(), previous=[]))
@@ -283,9 +279,9 @@ def test_telegram_gets_its_markdown_with_title_evidence_and_link(
 
 
 def test_telegram_markdownv2_is_escaped_as_telegram_requires(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, web: LocalWeb
 ) -> None:
-    sent = telegram_payloads(monkeypatch)
+    sent = telegram_payloads(monkeypatch, web)
     ch = AlertChannel(name="tg", kind="apprise", urls=[f"tgram://{TG_TOKEN}/-100123?mdv=v2"])
 
     asyncio.run(apprise_channel.send_story(ch, story(), previous=[]))
@@ -299,9 +295,9 @@ def test_telegram_markdownv2_is_escaped_as_telegram_requires(
 
 
 def test_telegram_message_is_cut_to_its_limit_keeping_the_link(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, web: LocalWeb
 ) -> None:
-    sent = telegram_payloads(monkeypatch)
+    sent = telegram_payloads(monkeypatch, web)
     ch = AlertChannel(name="tg", kind="apprise", urls=[f"tgram://{TG_TOKEN}/-100123"])
     long_snippet = "OIC ministers (and their deputies) met. " * 400
 
