@@ -240,6 +240,17 @@ every = "200ms"
     return path
 
 
+def cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """One `oic-monitor --config CFG ARGS` run to its end; wide columns keep tables whole."""
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(cfg), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+
+
 def start(
     cfg: Path,
     log: Path,

@@ -29,6 +29,7 @@ from monitor.sources import Entry
 from monitor.store.models import Alert, Item
 from monitor.store.repo import Store
 from tests.alerts_support import Receiver
+from tests.daemon_support import cli
 from tests.pages import article_page
 from tests.webserver import LocalWeb, Request, Response
 
@@ -204,16 +205,6 @@ min_tier = "none"
         encoding="utf-8",
     )
     return cfg
-
-
-def cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "250"},
-    )
 
 
 def stored_urls(cfg: Path) -> list[str]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +10,7 @@ import pytest
 from monitor.config import Source, load_settings
 from monitor.sources import SourceError
 from monitor.sources.opml import export_opml, parse_opml, plan_import
+from tests.daemon_support import cli
 
 FEEDLY = Path(__file__).resolve().parent / "data" / "opml" / "feedly.opml"
 
@@ -96,16 +94,6 @@ def test_entity_declarations_are_refused() -> None:
 def test_not_opml_is_refused() -> None:
     with pytest.raises(SourceError, match="not an OPML document"):
         parse_opml(b"<rss><channel/></rss>")
-
-
-def cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "250"},
-    )
 
 
 def test_cli_import_then_export(tmp_path: Path) -> None:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from monitor.fingerprint import content_hash, normalize_text
+from tests.daemon_support import cli
 from tests.pages import article_page, seed_articles
 from tests.webserver import LocalWeb, Request, Response
 
@@ -125,16 +124,6 @@ kind = "feed"
         encoding="utf-8",
     )
     return cfg
-
-
-def cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "250"},
-    )
 
 
 def sentences(text: str) -> list[str]:

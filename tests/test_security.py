@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from tests.daemon_support import (
     Hook,
     Site,
     SourceSpec,
+    cli,
     kill,
     log_text,
     oic_article,
@@ -61,15 +60,6 @@ def listening_on(port: int) -> set[str]:
 def auth_smtp() -> Smtp:
     """An SMTP server that wants the analyst's login (over plain text, on 127.0.0.1)."""
     return Smtp(Inbox(), authenticator=authenticate, auth_required=True, auth_require_tls=False)
-
-
-def cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @AUTH_IN_CLEAR

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from monitor.config import FetchSettings, load_settings
 from monitor.config_edit import ConfigEditError, add_sources, remove_source, source_name
 from monitor.fetch import Fetcher
 from monitor.sources.discover import Discovery, DiscoveryError, Kind, discover
+from tests.daemon_support import cli
 from tests.pages import listing_page
 from tests.webserver import LocalWeb
 
@@ -201,16 +199,6 @@ def test_source_names_are_slugs_made_unique() -> None:
 
 
 # --- the command line --------------------------------------------------------------
-
-
-def cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "250"},
-    )
 
 
 def test_cli_add_then_remove_edit_the_file_in_place(web: LocalWeb, tmp_path: Path) -> None:
