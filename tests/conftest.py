@@ -7,6 +7,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from monitor.store.repo import Store
+from tests.alerts_support import Receiver
 from tests.webserver import LocalWeb
 
 SEEDS_DIR = Path(__file__).resolve().parent / "data" / "seeds"
@@ -41,3 +43,24 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'monitor.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh SQLite store (modules that need PostgreSQL define their own)."""
+    s = Store.open("sqlite:///" + str(tmp_path / "t.db"))
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """The alert tests' webhook receiver on 127.0.0.1."""
+    server = Receiver()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

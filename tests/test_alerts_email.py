@@ -85,15 +85,6 @@ class Smtp:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open("sqlite:///" + str(tmp_path / "t.db"))
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-@pytest.fixture
 def smtp() -> Iterator[Smtp]:
     with Smtp(Inbox()) as server:
         yield server

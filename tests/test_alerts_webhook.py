@@ -9,7 +9,6 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,25 +24,6 @@ from tests.alerts_support import SECRET, Receiver, add_story, evidence, settings
 from tests.webserver import Response
 
 HOOK = "/hook"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open("sqlite:///" + str(tmp_path / "t.db"))
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def hook_settings(receiver: Receiver, **extra: object) -> Settings:

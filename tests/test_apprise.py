@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,24 +23,6 @@ from tests.webserver import LocalWeb, Request, Response
 
 HOOK = "/notify"
 TG_TOKEN = "123456789:AAFakeTokenForTests_abcdefghijk"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver().start()
-    try:
-        yield server  # type: ignore[misc]
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open("sqlite:///" + str(tmp_path / "t.db"))
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def json_url(receiver: Receiver, path: str = HOOK, query: str = "") -> str:
