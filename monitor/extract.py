@@ -434,7 +434,8 @@ def _page_metadata(tree: HtmlElement) -> Document:
         meta.title = trafilatura_metadata.extract_title(tree)
     if not meta.sitename:
         meta.sitename = trafilatura_metadata.extract_sitename(tree)
-    # What trafilatura's metadata pass did last: entities decoded ("Rock &amp; Roll" in
+    # What trafilatura's metadata pass did last (Document.clean_and_trim), written out
+    # because that also deletes Persian non-joiners: entities decoded ("Rock &amp; Roll" in
     # JSON-LD), spaces collapsed, length capped; "@agency" (twitter:site) is a site name.
     meta.title = _clean_field(meta.title)
     meta.author = _clean_field(meta.author)
