@@ -472,6 +472,7 @@ def sources_default(ctx: typer.Context) -> None:
 @sources_app.command("list")
 def sources_list(ctx: typer.Context) -> None:
     """Each source with its kind, interval, items, last success, last error and next poll."""
+    from monitor.redact import redact
     from monitor.store.repo import Store
 
     settings = _globals(ctx).settings
@@ -489,7 +490,7 @@ def sources_list(ctx: typer.Context) -> None:
             s.name + ("" if s.enabled else " (off)"), s.kind, _human(s.interval.total_seconds()),
             s.language or "-", str(counts.get(s.name, 0)),
             _when(st.last_success_at if st else None),
-            (st.last_error or "-")[:60] if st else "-", _when(next_poll), s.url,
+            (st.last_error or "-")[:60] if st else "-", _when(next_poll), redact(s.url),
         )  # fmt: skip
     out.print(table)
 

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.redact import redact
+
 DEFAULT_CONFIG = "config/monitor.toml"
 CONFIG_ENV = "OIC_MONITOR_CONFIG"
 # Overrides [storage] url, so a database password need not sit in the config file.
@@ -56,7 +58,7 @@ def _http_url(value: object) -> str:
         raise ValueError("must be a string URL")
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"bad URL {value!r}: need an http:// or https:// URL with a host")
+        raise ValueError(f"bad URL {redact(value)!r}: need an http:// or https:// URL with a host")
     return value.strip()
 
 

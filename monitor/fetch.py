@@ -24,6 +24,7 @@ import httpx
 
 import monitor
 from monitor.config import FetchSettings
+from monitor.redact import redact
 
 __all__ = ["Accept", "FetchError", "FetchResult", "Fetcher", "ROBOTS_AGENT"]
 
@@ -81,16 +82,18 @@ _SUPERSETS = {"iso8859-1": "cp1252", "ascii": "cp1252"}
 class FetchError(Exception):
     """A URL could not be fetched; str() names the URL and what was wrong.
 
+    str() and `detail` are fit to show: secrets in the URLs they hold are masked.
+
     `reason` is a short kind: "timeout", "network", "http_<status>", "too_large", "robots",
     "redirect_loop", "too_many_redirects", "bad_scheme", "bad_url", "not_html",
     "private_address" or "decode".
     """
 
     def __init__(self, url: str, reason: str, detail: str) -> None:
-        super().__init__(f"{url}: {detail}")
         self.url = url
         self.reason = reason
-        self.detail = detail
+        self.detail = redact(detail)
+        super().__init__(f"{redact(url)}: {self.detail}")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,6 +34,7 @@ from monitor.alerts.message import (
     story_from_item,
 )
 from monitor.config import AlertChannel, Settings
+from monitor.redact import url_origin
 from monitor.store.models import Alert, Item, utcnow
 from monitor.store.repo import Store
 
@@ -106,10 +106,7 @@ def late_reason(row: Alert) -> str | None:
 
 def safe_label(label: str) -> str:
     """A channel label fit for logs: a URL label (Slack's holds a token) shows its host only."""
-    parts = urlsplit(label)
-    if parts.scheme in ("http", "https") and parts.hostname:
-        return f"{parts.scheme}://{parts.hostname}/…"
-    return label
+    return url_origin(label) if "://" in label else label
 
 
 @asynccontextmanager

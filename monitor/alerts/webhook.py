@@ -20,6 +20,7 @@ from monitor.alerts.message import (
 )
 from monitor.config import AlertChannel
 from monitor.fetch import parse_retry_after
+from monitor.redact import redact
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -69,7 +70,7 @@ async def post(
     except httpx.TimeoutException as e:
         raise TemporaryError(f"timed out ({type(e).__name__})") from None
     except httpx.TransportError as e:
-        raise TemporaryError(f"network error: {type(e).__name__}: {e}") from None
+        raise TemporaryError(f"network error: {type(e).__name__}: {redact(str(e))}") from None
     await response.aclose()
     status = response.status_code
     detail = f"HTTP {status} {response.reason_phrase}".strip()

@@ -11,6 +11,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
+from monitor.config import DATABASE_ENV
+from monitor.redact import redact
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -40,8 +43,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
-    except ArgumentError as e:
-        raise DatabaseError(f"bad database URL: {e}") from None
+    except (ArgumentError, ValueError) as e:  # ValueError: a port that is not a number
+        # Not echoed: a URL that cannot be parsed cannot be trusted to have its password found.
+        raise DatabaseError(f"bad database URL ([storage] url or ${DATABASE_ENV}): {e}") from None
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
         if db and db != ":memory:":
@@ -64,5 +68,5 @@ def migrate(engine: Engine) -> None:
     try:
         command.upgrade(alembic_config(engine), "head")
     except Exception as e:  # noqa: BLE001 - any driver error means the same to the user
-        safe = engine.url.render_as_string(hide_password=True)
-        raise DatabaseError(f"cannot open or migrate the database {safe}: {e}") from e
+        safe = redact(engine.url.render_as_string(hide_password=False))
+        raise DatabaseError(f"cannot open or migrate the database {safe}: {redact(str(e))}") from e
