@@ -728,9 +728,8 @@ def serve(
     ] = None,
 ) -> None:
     """The web dashboard: items, sources, analyst feedback, the report and Atom/JSON feeds."""
-    import uvicorn
-
     from monitor.store.repo import Store
+    from monitor.web import server
     from monitor.web.app import WebConfigError, create_app, require_token_for
 
     settings = _globals(ctx).settings
@@ -746,7 +745,7 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     out.print(f"dashboard on http://{shown}:{port}/", markup=False, highlight=False)
     try:
-        uvicorn.run(create_app(store, settings, token=token), host=host, port=port)
+        server.run(create_app(store, settings, token=token), settings.web, host, port)
     finally:
         store.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -115,6 +116,21 @@ class WebSettings(_Strict):
     port: int = Field(default=8080, ge=1, le=65535)
     token_env: str | None = None  # required when host is not a loopback address
     page_size: int = Field(default=50, ge=1, le=500)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; any
+    # other peer is itself the client, whatever headers it sends.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network such as 127.0.0.1 or 10.0.0.0/8"
+                ) from None
+        return v
 
     def resolved_token(self) -> str | None:
         if not self.token_env:

@@ -5,6 +5,22 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
+class WebMetrics:
+    """What the dashboard counts: wrong access tokens, and requests refused for them."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.token_failures = Counter(
+            "oic_web_token_failures", "Dashboard requests with a wrong access token", registry=r
+        )
+        self.refused = Counter(
+            "oic_web_refused",
+            "Dashboard requests refused (429) from an address with too many wrong tokens",
+            registry=r,
+        )
+
+
 class Metrics:
     """One registry per process (tests start several daemons in one interpreter)."""
 
@@ -34,3 +50,4 @@ class Metrics:
         self.last_success = Gauge(
             "oic_source_last_success_timestamp", "Last successful poll", ["source"], registry=r
         )
+        self.web = WebMetrics(r)

@@ -299,7 +299,9 @@ class Daemon:
                 from monitor.web.health import serve_app
 
                 tasks.append(
-                    asyncio.create_task(serve_app(health_app(self), sock, self.stop_event))
+                    asyncio.create_task(
+                        serve_app(health_app(self), sock, self.stop_event, self.settings.web)
+                    )
                 )
             log.info(
                 "running: %d sources, %d alert channels",

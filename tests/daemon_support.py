@@ -258,6 +258,7 @@ def start(
     command: str = "run",
     env: dict[str, str] | None = None,
     log_level: str = "info",
+    log_format: str = "text",
 ) -> subprocess.Popen[bytes]:
     """`oic-monitor --config CFG COMMAND ARGS`, output appended to `log`.
 
@@ -266,7 +267,7 @@ def start(
     out = log.open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", "--config", str(cfg), "--log-level", log_level]
-        + [command, *args],
+        + ["--log-format", log_format, command, *args],
         stdout=out,
         stderr=out,
         env={**os.environ, SECRET_ENV: SECRET, **(env or {})},

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from monitor.web.app import create_app
 from tests.test_web_seed import Seeded, add_feedback, seed
+from tests.web_support import running
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -38,11 +36,6 @@ from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
-class _ThreadServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the test process keeps its own handlers
-        pass
-
-
 @pytest.fixture(scope="module")
 def seeded() -> Iterator[Seeded]:
     folder = Path(tempfile.mkdtemp(prefix="oic-web-e2e-"))
@@ -57,28 +50,8 @@ def seeded() -> Iterator[Seeded]:
 
 @pytest.fixture(scope="module")
 def base_url(seeded: Seeded) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(seeded.store, seeded.settings), log_level="warning", lifespan="off"
-    )
-    server = _ThreadServer(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    ready = threading.Event()
-    for _ in range(200):
-        if server.started:
-            ready.set()
-            break
-        ready.wait(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with running(create_app(seeded.store, seeded.settings)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +60,8 @@ def browser() -> Iterator[Any]:
     profile = tempfile.mkdtemp(prefix="oic-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    # The console is read for Content-Security-Policy violations.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for flag in (
         "--headless=new",
         "--no-sandbox",
@@ -126,6 +101,15 @@ def _shot(driver: Any, name: str) -> Path:
 
 def _wait(driver: Any) -> WebDriverWait[Any]:
     return WebDriverWait(driver, 15)
+
+
+def _csp_errors(driver: Any) -> list[str]:
+    """Content-Security-Policy violations the console reported since the last call."""
+    return [
+        str(e["message"])
+        for e in driver.get_log("browser")
+        if "Content Security Policy" in str(e.get("message"))
+    ]
 
 
 def _overall_precision(driver: Any, base_url: str) -> str:
@@ -174,6 +158,7 @@ def test_filter_open_mark_and_see_the_report_change(
     assert after != before
     assert after == "75%"  # 3 agreements out of 4 called relevant
     _shot(browser, "report-after-desktop")
+    assert _csp_errors(browser) == []
 
 
 def test_phone_layout_screenshots(browser: Any, base_url: str, seeded: Seeded) -> None:
@@ -196,8 +181,38 @@ def test_phone_layout_screenshots(browser: Any, base_url: str, seeded: Seeded) -
         _shot(browser, "sources-phone")
         browser.get(base_url + "/report")
         _shot(browser, "report-phone")
+        assert _csp_errors(browser) == []
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_the_policy_blocks_inline_code_and_the_pages_need_none(
+    browser: Any, base_url: str, seeded: Seeded
+) -> None:
+    _csp_errors(browser)  # start from an empty console
+    item = seeded.by(language="kk", tier="relevant")[0]
+    for path in ("/", f"/items/{item.id}", "/sources", "/report", "/?tier=mention&page=2"):
+        browser.get(base_url + path)
+        assert browser.find_element(By.TAG_NAME, "main").is_displayed()
+        # The stylesheet, a file, applies: the header bar is laid out by it.
+        header = browser.find_element(By.CSS_SELECTOR, "header.top")
+        assert header.value_of_css_property("display") == "flex", path
+    assert _csp_errors(browser) == []
+    # What the policy is there for: inline style and script added to a page do not run.
+    browser.execute_script(
+        "const s = document.createElement('style');"
+        "s.textContent = 'body { background: rgb(1, 2, 3) }';"
+        "document.head.appendChild(s);"
+        "const j = document.createElement('script');"
+        "j.textContent = 'document.body.dataset.ran = \"yes\"';"
+        "document.body.appendChild(j);"
+    )
+    body = browser.find_element(By.TAG_NAME, "body")
+    assert body.value_of_css_property("background-color") != "rgba(1, 2, 3, 1)"
+    assert body.get_attribute("data-ran") is None
+    reported = _csp_errors(browser)
+    assert any("inline style" in m for m in reported), reported
+    assert any("inline script" in m for m in reported), reported
 
 
 def _marked(seeded: Seeded) -> set[int]:

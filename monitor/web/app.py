@@ -8,8 +8,6 @@ cookie).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import ipaddress
 import logging
@@ -27,7 +25,6 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -35,12 +32,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from monitor.config import Settings
+from monitor.metrics import WebMetrics
 from monitor.report import build_report, write_eval
 from monitor.store.archive import archive_name
 from monitor.store.models import Item, utcnow
 from monitor.store.repo import Store
 from monitor.web import queries
 from monitor.web.queries import ItemQuery
+from monitor.web.security import SecuredStarlette, TokenMiddleware
 
 if TYPE_CHECKING:
     from monitor.scheduler import Daemon
@@ -49,11 +48,6 @@ log = logging.getLogger("monitor.web")
 
 HERE = Path(__file__).resolve().parent
 RTL_LANGUAGES = frozenset({"ar", "fa", "ur", "he", "ps", "ug", "ckb", "sd", "yi"})
-COOKIE = "oic_token"
-# Reachable without the token: assets carry no data, and orchestrators probe health bare.
-OPEN_PREFIXES = ("/static/", "/healthz", "/metrics")
-# Feed readers rarely keep cookies, so these take `?token=` on every request.
-FEED_PATHS = frozenset({"/feed.atom", "/feed.json", "/report/eval.jsonl"})
 FEED_SIZE = 50
 SUMMARY_CHARS = 400
 CHART_DAYS = 30
@@ -203,55 +197,7 @@ def _page_link(params: dict[str, str], page: int) -> str:
     return "?" + urlencode({**params, "page": str(page)})
 
 
-# --- token and same-origin checks -----------------------------------------------------
-
-
-def _cookie_value(token: str) -> str:
-    # The cookie holds a digest, so the token itself never sits in the browser's store.
-    return hmac.new(token.encode(), b"oic-monitor dashboard", hashlib.sha256).hexdigest()
-
-
-class TokenMiddleware(BaseHTTPMiddleware):
-    """Every request but assets and health needs the token: bearer, cookie or `?token=`."""
-
-    def __init__(self, app: Any, token: str) -> None:
-        super().__init__(app)
-        self.token = token
-        self.cookie = _cookie_value(token)
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        path = request.url.path
-        if path.startswith(OPEN_PREFIXES):
-            return await call_next(request)
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer ") and hmac.compare_digest(
-            auth[7:].strip().encode(), self.token.encode()
-        ):
-            return await call_next(request)
-        if hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), self.cookie.encode()):
-            return await call_next(request)
-        given = request.query_params.get("token")
-        if given is not None and hmac.compare_digest(given.encode(), self.token.encode()):
-            if path in FEED_PATHS or request.method != "GET":
-                response = await call_next(request)
-            else:
-                # Drop the token from the address bar (and history) once the cookie is set.
-                rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-                target = path + ("?" + urlencode(rest) if rest else "")
-                response = RedirectResponse(target, status_code=303)
-            response.set_cookie(
-                COOKIE,
-                self.cookie,
-                httponly=True,
-                samesite="strict",
-                secure=request.url.scheme == "https",
-            )
-            return response
-        return PlainTextResponse(
-            "401: this dashboard needs its access token (?token=... or Authorization: Bearer).",
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+# --- same-origin check ----------------------------------------------------------------
 
 
 def same_origin(request: Request) -> bool:
@@ -553,12 +499,27 @@ def create_app(
     token: str | None = None,
     next_polls: NextPolls | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    metrics: WebMetrics | None = None,
 ) -> Starlette:
-    """The dashboard app; with `token`, every page but assets and health requires it."""
+    """The dashboard app; with `token`, every page but assets and health requires it.
+
+    Without `metrics` (the daemon passes its own, with its /metrics among `extra_routes`)
+    the app counts in a registry of its own and serves it at /metrics.
+    """
+    from monitor.web.health import metrics_response
+
     current = settings if callable(settings) else (lambda: settings)
     dashboard = Dashboard(store, current, next_polls)
-    middleware = [Middleware(TokenMiddleware, token=token)] if token else []
-    return Starlette(routes=[*extra_routes, *dashboard.routes()], middleware=middleware)
+    routes = [*extra_routes]
+    if metrics is None:
+        own = metrics = WebMetrics()
+
+        async def serve_metrics(_: Request) -> Response:
+            return metrics_response(own.registry)
+
+        routes.append(Route("/metrics", serve_metrics))
+    middleware = [Middleware(TokenMiddleware, token=token, metrics=metrics)] if token else []
+    return SecuredStarlette(routes=[*routes, *dashboard.routes()], middleware=middleware)
 
 
 def daemon_app(daemon: Daemon) -> Starlette:
@@ -572,7 +533,7 @@ def daemon_app(daemon: Daemon) -> Starlette:
         require_token_for(host, token)
     except WebConfigError as e:
         log.error("%s; serving /healthz and /metrics only", e)
-        return Starlette(routes=health)
+        return SecuredStarlette(routes=health)
     assert daemon.rt is not None
 
     def next_polls() -> dict[str, datetime]:
@@ -588,4 +549,5 @@ def daemon_app(daemon: Daemon) -> Starlette:
         token=token,
         next_polls=next_polls,
         extra_routes=health,
+        metrics=daemon.metrics.web,
     )

@@ -10,11 +10,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import uvicorn
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from monitor.config import WebSettings
+from monitor.web.security import SecuredStarlette
+from monitor.web.server import uvicorn_config
 
 if TYPE_CHECKING:
     from monitor.scheduler import Daemon
@@ -75,12 +79,16 @@ def health_app(daemon: Daemon) -> Starlette:
             daemon.metrics.open_gaps.labels(source.name).set(
                 sum(1 for g in gaps if g.source == source.name)
             )
-        return Response(
-            generate_latest(daemon.metrics.registry),
-            media_type="text/plain; version=0.0.4; charset=utf-8",
-        )
+        return metrics_response(daemon.metrics.registry)
 
-    return Starlette(routes=[Route("/healthz", healthz), Route("/metrics", metrics)])
+    return SecuredStarlette(routes=[Route("/healthz", healthz), Route("/metrics", metrics)])
+
+
+def metrics_response(registry: CollectorRegistry) -> Response:
+    """The registry in Prometheus' text format."""
+    return Response(
+        generate_latest(registry), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
 
 
 class _Server(uvicorn.Server):
@@ -107,10 +115,11 @@ def listen(bind: str) -> socket.socket:
     return sock
 
 
-async def serve_app(app: Starlette, sock: socket.socket, stop: asyncio.Event) -> None:
+async def serve_app(
+    app: Starlette, sock: socket.socket, stop: asyncio.Event, web: WebSettings
+) -> None:
     """Serve `app` on an already bound socket until `stop` is set."""
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    server = _Server(config)
+    server = _Server(uvicorn_config(app, web))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     await stop.wait()
     server.should_exit = True

@@ -1,0 +1,69 @@
+"""How `serve` and `run --http` run their app under uvicorn.
+
+Both log through the project's logging (readable or JSON lines, secrets masked by
+`monitor.logs`), and both take the client address from the socket unless the peer is one of
+`[web] trusted_proxies`, whose X-Forwarded-For and X-Forwarded-Proto are then believed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import uvicorn
+
+from monitor.config import WebSettings
+
+# Probed every few seconds by orchestrators and Prometheus: logged at debug level only.
+PROBE_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+class _QuietProbes(logging.Filter):
+    """Demotes uvicorn's access lines for answered health and metrics probes to debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # uvicorn's access record: (client, method, path with query, http version, status)
+        if not (isinstance(args, tuple) and len(args) == 5):
+            return True
+        path, status = str(args[2]).partition("?")[0], args[4]
+        if path in PROBE_PATHS and isinstance(status, int) and status < 400:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+def route_uvicorn_logs() -> None:
+    """Send uvicorn's records to the root logger's handler, whatever uvicorn set up before."""
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
+        logger = logging.getLogger(name)
+        logger.handlers = []
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+    # Its start-up lines repeat what the command prints; its warnings and errors stay.
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _QuietProbes) for f in access.filters):
+        access.addFilter(_QuietProbes())
+
+
+def uvicorn_config(app: Any, web: WebSettings, **where: Any) -> uvicorn.Config:
+    """A uvicorn config for `app`; `where` is host and port, or nothing with sockets."""
+    route_uvicorn_logs()
+    trusted = list(web.trusted_proxies)
+    return uvicorn.Config(
+        app,
+        log_config=None,  # keep the handlers and format set up by monitor.logs
+        log_level=None,
+        access_log=True,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
+        server_header=False,
+        lifespan="off",
+        **where,
+    )
+
+
+def run(app: Any, web: WebSettings, host: str, port: int) -> None:
+    """Serve `app` on HOST:PORT until interrupted (Ctrl+C or SIGTERM)."""
+    uvicorn.Server(uvicorn_config(app, web, host=host, port=port)).run()
