@@ -44,6 +44,7 @@ from rich.text import Text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from monitor import robots
 from monitor.analysis import PageResult, analyse_page, process_pool, ready
 from monitor.config import Source
 from monitor.extract import PageTooComplex, extract
@@ -392,6 +393,7 @@ class Backfill:
                 await queue.put(None)
             await asyncio.gather(*consumers)
             self._batch.flush()
+        robots.log_skipped(source.name, report.errors)
         log.info(
             "%s: %d listed, %d out of range, %d known, %d fetched, %d stored, %d errors",
             source.name,

@@ -527,20 +527,23 @@ def sources_check(
     ctx: typer.Context,
     source: Annotated[list[str] | None, typer.Option("--source")] = None,
 ) -> None:
-    """Fetch each source once and say what it is and how many entries it lists."""
+    """Fetch each source once: what it is, how many entries it lists, and the spacing
+    between requests to its host (per_host_delay, or its robots.txt Crawl-delay)."""
     from monitor.runtime import Runtime
 
     settings = _globals(ctx).settings
     chosen = [settings.source(n) for n in source] if source else settings.sources
 
-    async def go() -> list[tuple[Source, str, int]]:
+    async def go() -> list[tuple[tuple[Source, str, int], float]]:
         async with Runtime(settings) as rt:
-            return list(await asyncio.gather(*(rt.pipeline.check(s) for s in chosen)))
+            checked = await asyncio.gather(*(rt.pipeline.check(s) for s in chosen))
+            # After the check each host's robots.txt is known, so this asks for nothing new.
+            return [(c, await rt.fetcher.delay_for(c[0].url)) for c in checked]
 
     results = _run(go())
-    table = Table("name", "kind", "entries", "result")
-    for s, result, n in results:
-        table.add_row(s.name, s.kind, str(n), result)
+    table = Table("name", "kind", "entries", "delay", "result")
+    for (s, result, n), delay in results:
+        table.add_row(s.name, s.kind, str(n), f"{delay:g}s", result)
     out.print(table)
 
 

@@ -87,9 +87,10 @@ class FetchSettings(_Strict):
     retries: int = Field(default=3, ge=0, le=10)
     backoff: Duration = timedelta(seconds=1)
     max_retry_after: Duration = timedelta(minutes=10)
-    obey_robots: bool = True
-    robots_ttl: Duration = timedelta(hours=1)
+    obey_robots: bool = True  # robots.txt rules and its Crawl-delay
+    robots_ttl: Duration = timedelta(hours=1)  # when robots.txt says nothing about caching
     robots_error_ttl: Duration = timedelta(minutes=5)  # robots.txt 5xx or unreachable
+    max_crawl_delay: Duration = timedelta(seconds=30)  # a longer Crawl-delay is cut to this
     block_private_addresses: bool = False
 
 

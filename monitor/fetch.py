@@ -1,4 +1,5 @@
-"""The one HTTP client: polite (robots.txt, per-host limits), bounded, retrying, charset-aware."""
+"""The one HTTP client: polite (robots.txt and its Crawl-delay, per-host limits), bounded,
+retrying, charset-aware."""
 
 from __future__ import annotations
 
@@ -9,31 +10,28 @@ import logging
 import random
 import re
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Literal
 from urllib.parse import urldefrag, urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
 
 import charset_normalizer
 import httpx
 
 import monitor
+from monitor import robots
 from monitor.config import FetchSettings
 from monitor.redact import redact
 
-__all__ = ["Accept", "FetchError", "FetchResult", "Fetcher", "ROBOTS_AGENT"]
+__all__ = ["Accept", "FetchError", "FetchResult", "Fetcher"]
 
 _log = logging.getLogger("monitor.fetch")
 
 Accept = Literal["html", "feed", "any"]
-
-# The product token robots.txt rules are matched against.
-ROBOTS_AGENT = "oic-monitor"
 
 _ACCEPT_HEADERS: dict[str, str] = {
     "html": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
@@ -86,7 +84,8 @@ class FetchError(Exception):
 
     `reason` is a short kind: "timeout", "network", "http_<status>", "too_large", "robots",
     "redirect_loop", "too_many_redirects", "bad_scheme", "bad_url", "not_html",
-    "private_address" or "decode".
+    "private_address" or "decode". While the host's robots.txt cannot be read nothing is
+    fetched from it, and the reason is that of the failed robots.txt request.
     """
 
     def __init__(self, url: str, reason: str, detail: str) -> None:
@@ -105,6 +104,7 @@ class FetchResult:
     encoding: str | None  # Python codec name for text; None for binary or empty bodies
     etag: str | None
     last_modified: str | None
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def not_modified(self) -> bool:
@@ -144,27 +144,25 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-@dataclass
-class _Robots:
-    parser: RobotFileParser | None  # None: no usable robots.txt, everything allowed
-    expires: float  # event-loop time
-
-
 class _HostGate:
-    """At most `slots` requests in flight to one host, starts at least `spacing` apart."""
+    """At most `slots` requests in flight to one host, starts at least `spacing` apart.
+
+    The spacing can grow once the host's robots.txt is read (Crawl-delay); it applies from
+    the last start, so the request after robots.txt already waits for it.
+    """
 
     def __init__(self, slots: int, spacing: float) -> None:
         self._slots = asyncio.Semaphore(slots)
-        self._spacing = spacing
-        self._next_start = 0.0
+        self.spacing = spacing
+        self._last_start: float | None = None
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         async with self._slots:
             now = asyncio.get_running_loop().time()
             # Book the start time before sleeping so waiters queue up one spacing apart.
-            start = max(now, self._next_start)
-            self._next_start = start + self._spacing
+            start = now if self._last_start is None else max(now, self._last_start + self.spacing)
+            self._last_start = start
             if start > now:
                 await asyncio.sleep(start - now)
             yield
@@ -188,8 +186,7 @@ class Fetcher:
             event_hooks={"response": [_stop_at_redirect]},
         )
         self._gates: dict[tuple[str, int], _HostGate] = {}
-        self._robots: dict[str, _Robots] = {}
-        self._robots_locks: dict[str, asyncio.Lock] = {}
+        self._robots = robots.RobotsCache(settings, self._ask_robots)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -234,12 +231,21 @@ class Fetcher:
         )
 
     async def robots_sitemaps(self, url: str) -> list[str]:
-        """The Sitemap: URLs listed in the robots.txt of `url`'s host (cached)."""
+        """The Sitemap: URLs listed in the robots.txt of `url`'s host (cached), made
+        absolute, in order, without repeats."""
         _check_url(url)
-        rules = await self._robots_for(url)
-        if rules.parser is None:
-            return []
-        return list(rules.parser.site_maps() or [])
+        listed = (await self._robots.rules(url)).sitemaps
+        base = urljoin(url, "/robots.txt")
+        return list(dict.fromkeys(urljoin(base, u) for u in listed))
+
+    async def delay_for(self, url: str) -> float:
+        """Seconds between the starts of two requests to `url`'s host: per_host_delay, or
+        the host's Crawl-delay for us when longer (cut to max_crawl_delay)."""
+        _check_url(url)
+        delay = self._settings.per_host_delay.total_seconds()
+        if not self._settings.obey_robots:
+            return delay
+        return max(delay, self._robots.crawl_delay(url, await self._robots.rules(url)))
 
     # --- redirects and retries ---------------------------------------------------------
 
@@ -252,17 +258,19 @@ class Fetcher:
         obey_robots: bool,
         retries: int,
         validators: tuple[str | None, str | None] = (None, None),
+        max_redirects: int | None = None,
     ) -> FetchResult:
         _check_url(url)
         start = current = urldefrag(url).url
         # A URL revisited with the same cookies would get the same answer: that is a loop.
         # Revisited after the server set a cookie (consent and cookie-check pages), it is not.
         seen = {(current, self._cookie_state())}
-        max_redirects = self._settings.max_redirects
+        if max_redirects is None:
+            max_redirects = self._settings.max_redirects
         for _ in range(max_redirects + 1):
             try:
-                if obey_robots and not await self._allowed(current):
-                    raise FetchError(current, "robots", f"robots.txt disallows {ROBOTS_AGENT}")
+                if obey_robots:
+                    await self._obey_robots(current)
                 outcome = await self._with_retries(current, headers, accept, retries, validators)
             except FetchError as e:
                 if current == start:
@@ -402,7 +410,9 @@ class Fetcher:
             raise FetchError(url, "too_large", f"body of {length} bytes is over {max_bytes}")
         content = await self._read_body(url, response, sniff=accept == "html")
         encoding = _charset(response.headers.get("content-type"), content, media)
-        return FetchResult(url, status, content, media, encoding, etag, last_modified)
+        return FetchResult(
+            url, status, content, media, encoding, etag, last_modified, response.headers
+        )
 
     async def _read_body(self, url: str, response: httpx.Response, *, sniff: bool) -> bytes:
         """Read at most max_bytes of the decoded body, stopping as soon as it is exceeded.
@@ -437,49 +447,32 @@ class Fetcher:
 
     # --- robots.txt ----------------------------------------------------------------------
 
-    async def _allowed(self, url: str) -> bool:
-        rules = await self._robots_for(url)
-        return rules.parser is None or rules.parser.can_fetch(ROBOTS_AGENT, url)
+    async def _obey_robots(self, url: str) -> None:
+        """Raise FetchError unless robots.txt lets us fetch `url`; space the host's requests
+        by its Crawl-delay."""
+        rules = await self._robots.rules(url)
+        if rules.failure:
+            detail = f"{rules.detail} for robots.txt; the host is not crawled until it answers"
+            raise FetchError(url, rules.failure, detail)
+        if not rules.allows(url):
+            raise FetchError(url, "robots", f"robots.txt disallows {robots.AGENT}")
+        delay = self._robots.crawl_delay(url, rules)
+        gate = self._gate(url)
+        gate.spacing = max(self._settings.per_host_delay.total_seconds(), delay)
 
-    async def _robots_for(self, url: str) -> _Robots:
-        """The robots.txt rules of `url`'s origin, fetched once per TTL even when asked for
-        by many requests at the same time."""
-        origin = _origin(url)
-        loop = asyncio.get_running_loop()
-        rules = self._robots.get(origin)
-        if rules is not None and rules.expires > loop.time():
-            return rules
-        lock = self._robots_locks.setdefault(origin, asyncio.Lock())
-        async with lock:
-            rules = self._robots.get(origin)
-            if rules is None or rules.expires <= loop.time():
-                rules = await self._load_robots(origin)
-                self._robots[origin] = rules
-            return rules
-
-    async def _load_robots(self, origin: str) -> _Robots:
-        now = asyncio.get_running_loop().time()
-        ttl = self._settings.robots_ttl.total_seconds()
-        robots_url = origin + "/robots.txt"
+    async def _ask_robots(self, robots_url: str) -> robots.Reply:
         try:
-            # No retries: if robots.txt cannot be had now, allow and ask again soon.
             result = await self._follow(
                 robots_url,
                 {"Accept": "text/plain,*/*;q=0.1"},
                 accept="any",
                 obey_robots=False,
-                retries=0,
+                retries=self._settings.retries,
+                max_redirects=robots.REDIRECTS,
             )
         except FetchError as e:
-            if e.reason.startswith("http_4") and e.reason != "http_429":
-                # No robots.txt (or not for us to read): everything is allowed.
-                return _Robots(None, now + ttl)
-            # Server trouble: allow for now, but ask again soon.
-            _log.info("robots.txt of %s unavailable (%s); allowing for now", origin, e.reason)
-            return _Robots(None, now + self._settings.robots_error_ttl.total_seconds())
-        parser = RobotFileParser(robots_url)
-        parser.parse(result.text.splitlines())
-        return _Robots(parser, now + ttl)
+            return robots.Reply(failure=e.reason, detail=e.detail)
+        return robots.Reply(result.text, result.headers)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -495,11 +488,6 @@ def _check_url(url: str) -> None:
         raise FetchError(url, "bad_scheme", "only http:// and https:// URLs can be fetched")
     if not parts.hostname:
         raise FetchError(url, "bad_url", "the URL has no host")
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 async def _check_public(url: str) -> None:

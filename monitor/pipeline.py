@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 
+from monitor import robots
 from monitor.alerts.routing import channel_wants
 from monitor.analysis import Analysis
 from monitor.classify import Classification, Classifier, Evidence
@@ -244,6 +245,7 @@ class Pipeline:
         self.store.record_poll(
             source.name, error=None, etag=found.etag, last_modified=found.last_modified
         )
+        robots.log_skipped(source.name, report.errors)
         log.info(
             "%s: %d listed, %d new, %d stored, %d duplicates, %d errors",
             source.name,
@@ -305,7 +307,8 @@ class Pipeline:
         """Count and log an article that could not be used; remember its URL when asking
         again would not help. True when that outcome is final."""
         errors[reason] += 1
-        log.warning("%s: %s", source.name, why)
+        if reason != "robots":  # told once per source, by robots.log_skipped
+            log.warning("%s: %s", source.name, why)
         if reason not in PERMANENT_REASONS:
             return False
         self.store.mark_urls([entry.url], source=source.name, outcome="skipped", item_id=None)

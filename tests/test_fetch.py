@@ -358,20 +358,6 @@ def test_missing_robots_allows_all_and_is_cached(web: LocalWeb) -> None:
     assert len(web.hits("/robots.txt")) == 1
 
 
-def test_failing_robots_allows_but_is_asked_again(web: LocalWeb) -> None:
-    web.routes["/robots.txt"] = Response(500, "oops")
-    web.add("/a", "a")
-
-    async def go() -> None:
-        async with Fetcher(make_settings(robots_error_ttl=0.001)) as f:
-            await f.get(web.url("/a"))
-            await f.get(web.url("/a"))
-
-    asyncio.run(go())
-    assert len(web.hits("/a")) == 2
-    assert len(web.hits("/robots.txt")) == 2
-
-
 # --- conditional GET ---------------------------------------------------------------------
 
 

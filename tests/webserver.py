@@ -16,6 +16,7 @@ class Request:
     path: str  # path with query string, as sent
     headers: dict[str, str]
     body: bytes = b""
+    at: float = field(default_factory=time.monotonic)  # when the server read it
 
 
 @dataclass
