@@ -1,4 +1,14 @@
-"""URL helpers: one canonical form per article URL, so a link seen twice is known once."""
+"""URL helpers: one canonical form per article URL, so a link seen twice is known once.
+
+Written here rather than taken from courlan (installed with trafilatura), whose
+`normalize_url` and `is_external` are made for crawl frontiers, not for keys that must stay
+stable: it sorts query parameters and drops blank ones, strips any parameter whose name
+starts with "ref", "source", "keyword", "ga", "cid" and the like (so distinct pages such as
+?gallery=5 and ?keyword=x collapse into one), decodes punycode hosts, lower-cases user
+names and passwords, leaves percent-escapes and "." segments as they are, and judges "same
+site" by a heuristic on the domain that ignores ports. Canonical URLs are stored (seen_url
+rows), so any change to this form makes known articles look new once.
+"""
 
 from __future__ import annotations
 

@@ -50,6 +50,22 @@ def test_other_params_keep_their_order_and_values() -> None:
     assert canonical_url(url) == url
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a.kz/photo?gallery=5",
+        "https://a.kz/search?keyword=oic",
+        "https://a.kz/news.php?cid=3&id=5",
+        "https://a.kz/item?source=mfa",
+        "https://a.kz/news/1?print",
+    ],
+)
+def test_parameters_that_name_content_are_kept(url: str) -> None:
+    # Generic names like these select real pages on news sites: dropping them would make
+    # two articles one URL, and the second would never be fetched.
+    assert canonical_url(url) == url
+
+
 def test_empty_query_pairs_dropped() -> None:
     assert canonical_url("https://mfa.uz/news?&a=1&&b=2&") == "https://mfa.uz/news?a=1&b=2"
 
