@@ -19,6 +19,7 @@ from monitor.robots import Rules, freshness
 from monitor.store.repo import Store
 from tests.daemon_support import cli
 from tests.pages import article_page, seed_articles
+from tests.test_fetch import make_settings
 from tests.webserver import LocalWeb, Request, Response
 
 # The client spaces the starts of its requests; the server logs each one after connection
@@ -40,14 +41,8 @@ DISALLOWED = ["/news/1.html?print=1", "/docs/report.pdf", "/archive/2019/old.htm
 
 
 def settings(**overrides: Any) -> FetchSettings:
-    values: dict[str, Any] = {
-        "connect_timeout": 1,
-        "read_timeout": 1,
-        "backoff": 0.01,
-        "per_host_delay": 0.01,
-        "retries": 0,
-    }
-    return FetchSettings(**{**values, **overrides})
+    """Tiny delays and no retries, so each request the tests count is sent once."""
+    return make_settings(**{"retries": 0, **overrides})
 
 
 def run(
