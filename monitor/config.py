@@ -21,19 +21,16 @@ from pydantic import (
     model_validator,
 )
 
+from monitor import CONFIG_ENV, DEFAULT_CONFIG
+from monitor.errors import ConfigError, InputError
+from monitor.files import read_text
 from monitor.redact import redact
 
-DEFAULT_CONFIG = "config/monitor.toml"
-CONFIG_ENV = "OIC_MONITOR_CONFIG"
 # Overrides [storage] url, so a database password need not sit in the config file.
 DATABASE_ENV = "OIC_MONITOR_DATABASE_URL"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-class ConfigError(Exception):
-    """The configuration is unusable; the message names the file and the key."""
 
 
 def parse_duration(value: object) -> timedelta:
@@ -360,13 +357,19 @@ def _resolve(base: Path, settings: dict[str, Any]) -> None:
 def load_settings(path: str | Path | None = None) -> Settings:
     """Read and validate the config file; raise ConfigError naming file and key."""
     path = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    return settings_from_dict(read_toml(path), path)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The config file's tables; ConfigError when it is missing, unreadable or not TOML."""
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        return tomllib.loads(read_text(path))
+    except InputError as e:
+        raise ConfigError(str(e)) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    return settings_from_dict(raw, path)
 
 
 def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:

@@ -18,14 +18,12 @@ import tomlkit
 from tomlkit.items import AoT, Comment, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
-from monitor.config import ConfigError, Settings, Source, settings_from_dict
+from monitor.config import Settings, Source, settings_from_dict
+from monitor.errors import ConfigEditError, ConfigError, InputError
+from monitor.files import os_reason, read_text
 from monitor.urls import canonical_url, host_of
 
 NAME_CHARS = 40  # a derived source name is cut to this many characters
-
-
-class ConfigEditError(Exception):
-    """The edit was refused (a duplicate, an unknown name); the file is unchanged."""
 
 
 def source_name(title: str | None, url: str, taken: Collection[str]) -> str:
@@ -55,10 +53,12 @@ def duplicate_of(url: str, sources: Iterable[Source]) -> Source | None:
 
 
 def read_document(path: Path) -> TOMLDocument:
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
     try:
-        return tomlkit.parse(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        return tomlkit.parse(read_text(path))
+    except InputError as e:
+        raise ConfigError(str(e)) from None
     except tomlkit.exceptions.TOMLKitError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
 
@@ -155,7 +155,10 @@ def _validate(doc: TOMLDocument, path: Path) -> Settings:
 
 def _write(path: Path, doc: TOMLDocument) -> None:
     text = tomlkit.dumps(doc).rstrip("\n") + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as e:
+        raise ConfigEditError(f"{path}: cannot write the config: {os_reason(e)}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

@@ -25,6 +25,7 @@ import httpx
 import monitor
 from monitor import robots
 from monitor.config import FetchSettings
+from monitor.files import bom_encoding
 from monitor.redact import redact
 
 __all__ = ["Accept", "FetchError", "FetchResult", "Fetcher"]
@@ -64,13 +65,6 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%!PS", "application/postscript"),
 )
 
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose BOM is its prefix
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
 _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml\b[^>]*?encoding\s*=\s*["']([\w.:-]+)["']""")
 # Pages that declare Latin-1 or ASCII are in practice windows-1252, as browsers assume.
@@ -567,9 +561,8 @@ def _charset(content_type: str | None, content: bytes, media: str) -> str | None
     if not content or not _is_textual(media):
         return None
     # A byte order mark is unambiguous, so it outranks the header (as in browsers).
-    for bom, name in _BOMS:
-        if content.startswith(bom):
-            return name
+    if bom := bom_encoding(content):
+        return bom
     for param in (content_type or "").split(";")[1:]:
         key, _, value = param.partition("=")
         if key.strip().lower() == "charset" and (codec := _codec(value)):

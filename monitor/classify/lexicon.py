@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from monitor.classify.normalize import fold_term
+from monitor.errors import LexiconError
 
 Role = Literal["core", "weak", "ambiguous", "context", "counter"]
 ROLES: tuple[Role, ...] = ("core", "weak", "ambiguous", "context", "counter")
@@ -63,10 +64,6 @@ _TOP_KEYS = {"topic", "scoring", "matching", "layout", "concept"}
 
 # Bump when the engine scores differently, so stored items know they need re-scoring.
 ENGINE_VERSION = "2"
-
-
-class LexiconError(Exception):
-    """A lexicon file that cannot be used; the message names the file and the entry."""
 
 
 @dataclass(frozen=True)

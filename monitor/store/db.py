@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
 from monitor.config import DATABASE_ENV
+from monitor.errors import DatabaseError
 from monitor.redact import redact
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -24,10 +25,6 @@ DB_UNAVAILABLE = (OperationalError, InterfaceError)
 def db_reason(e: DBAPIError) -> str:
     """The driver's one-line reason, without the SQL statement SQLAlchemy appends."""
     return " ".join(str(e.orig or e).split())[:300]
-
-
-class DatabaseError(Exception):
-    """The database cannot be opened or migrated; the message says which and why."""
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -49,7 +46,10 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
         if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(db).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise DatabaseError(f"cannot create the folder of {db}: {e.strerror}") from None
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -69,4 +69,5 @@ def migrate(engine: Engine) -> None:
         command.upgrade(alembic_config(engine), "head")
     except Exception as e:  # noqa: BLE001 - any driver error means the same to the user
         safe = redact(engine.url.render_as_string(hide_password=False))
-        raise DatabaseError(f"cannot open or migrate the database {safe}: {redact(str(e))}") from e
+        reason = db_reason(e) if isinstance(e, DBAPIError) else " ".join(str(e).split())
+        raise DatabaseError(f"cannot open or migrate the database {safe}: {redact(reason)}") from e
