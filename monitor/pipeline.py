@@ -362,6 +362,7 @@ class Pipeline:
                 return [self.store_documents([one], **asdict(options))[0] for one in batch]
             with self.store.writing() as w:
                 stored = [self._store_one(w, batch[0], options)]
+        written: dict[int, str] = {}
         for one, item in zip(batch, stored, strict=True):
             report = one.report
             if item is None:
@@ -373,9 +374,12 @@ class Pipeline:
             if item.tier == "relevant":
                 report.relevant += 1
             try:
-                write_text_file(self.archive_dir, item)
+                item.archive_file = write_text_file(self.archive_dir, item).name
+                written[item.id or 0] = item.archive_file
             except OSError as e:  # stored all the same; `export --format txt` rewrites it
+                report.errors["archive"] += 1
                 log.warning("%s: archive file not written: %s", item.url, e)
+        self.store.set_archive_files(written)
         return stored
 
     def _store_one(self, w: Writer, one: ToStore, options: _StoreOptions) -> Item | None:

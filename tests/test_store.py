@@ -4,8 +4,10 @@ import threading
 import time
 from datetime import timedelta
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from monitor.fingerprint import content_hash
 from monitor.store.models import Alert, Item
@@ -21,6 +23,11 @@ def test_migrations_create_the_schema_and_rerun_cleanly(db_url: str) -> None:
     store = Store.open(db_url)  # second start: nothing to do, no error
     tables = set(inspect(store.engine).get_table_names())
     assert {"item", "seen_url", "source_state", "alert", "alembic_version"} <= tables
+
+
+def test_migrations_build_exactly_the_schema_the_models_declare(db_url: str) -> None:
+    with Store.open(db_url) as store, store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
 
 
 def test_equal_text_is_stored_once_and_both_urls_are_remembered(db_url: str) -> None:

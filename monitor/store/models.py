@@ -92,6 +92,8 @@ class Item(SQLModel, table=True):
     duplicate_of: int | None = Field(default=None)
     backfilled: bool = False
     signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    # NNN_<content_hash>.txt in the archive folder, set once that file has been written.
+    archive_file: str | None = Field(default=None, max_length=100)
 
 
 class StoryBand(SQLModel, table=True):

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, Insert, case, func, insert, update
+from sqlalchemy import Connection, Engine, Insert, bindparam, case, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -57,6 +57,12 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -333,6 +339,16 @@ class Store:
             item.classifier_version = version
             s.add(item)
             s.commit()
+
+    def set_archive_files(self, names: dict[int, str]) -> None:
+        """Record the archive file written for each item id (only files that were written)."""
+        if not names:
+            return
+        with self.writing() as w:
+            w.conn.execute(
+                update(Item).where(col(Item.id) == bindparam("item_id")),
+                [{"item_id": i, "archive_file": name} for i, name in names.items()],
+            )
 
     def items(self, flt: ItemFilter = ItemFilter()) -> list[Item]:
         q = select(Item)
