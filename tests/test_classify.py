@@ -250,7 +250,31 @@ def test_economic_cooperation_organization_abbreviations_are_not_the_oic(
 
 def test_other_meaning_is_explained_in_notes(clf: LexiconClassifier) -> None:
     c = clf.classify("ОИС на балансе", "Объекты интеллектуальной собственности (ОИС) и ОИС.")
-    assert any("oic.abbreviation.ois" in n for n in c.notes)
+    [note] = [n for n in c.notes if "oic.abbreviation.ois" in n]
+    assert "«ОИС»" in note and "интеллектуальной собственности" in note
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The OIC mayor of Tacloban opened the new market on Monday.",
+        "Police: the OIC of the unit said the case is closed.",
+    ],
+)
+def test_a_term_inside_a_phrase_of_its_other_meaning_is_named_in_the_notes(
+    clf: LexiconClassifier, text: str
+) -> None:
+    c = clf.classify(None, text)
+    assert c.tier == "none" and not c.evidence
+    assert any("«OIC»" in n and "other.officer_in_charge" in n for n in c.notes), c.notes
+    shown = format_classification(c)
+    assert "note: «OIC»" in shown and "no topic terms found" not in shown
+
+
+def test_no_notes_and_no_evidence_says_no_topic_terms(clf: LexiconClassifier) -> None:
+    c = clf.classify(None, "Muslim pilgrims arrived in Jeddah for the season.")
+    assert not c.evidence and not c.notes
+    assert "no topic terms found" in format_classification(c)
 
 
 def test_most_read_tail_does_not_make_an_article_relevant(clf: LexiconClassifier) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -59,6 +60,7 @@ Where = Literal["title", "lead", "body"]
 _SNIPPET_CHARS = 60
 _EXPANSION_GAP = re.compile(r"[\s(\[«\"“,\-]{0,4}$")
 _SPACES = re.compile(r"\s+")
+_TOPICAL = ("core", "weak", "ambiguous")  # roles whose terms can raise a score
 
 
 class _Hit(NamedTuple):
@@ -98,22 +100,31 @@ class LexiconClassifier:
                 ms += self._matcher.find(f, context=True)
         lead_chars = self.lexicon.scoring.lead_chars
         hits: list[_Hit] = []
+        notes: list[str] = []
         for ms, (f, tail_from) in zip(found, fields, strict=True):
-            for m in self._resolve(ms, f.text):
+            kept, inside = self._resolve(ms, f.text)
+            for m in kept:
                 if tail_from < 0:
                     hits.append(_Hit(m, self._concept(m), f, "title", False))
                 else:
                     where: Where = "lead" if m.start < lead_chars else "body"
                     hits.append(_Hit(m, self._concept(m), f, where, m.start >= tail_from))
-        return self._score(hits)
+            notes += self._inside_notes(inside, f)
+        return self._score(hits, notes)
 
     def _concept(self, m: Match) -> Concept:
         return self.lexicon.concepts[m.concept]
 
-    def _resolve(self, matches: list[Match], text: str) -> list[Match]:
-        """Drop matches inside longer ones, and abbreviations that expand a full name."""
+    def _resolve(
+        self, matches: list[Match], text: str
+    ) -> tuple[list[Match], list[tuple[Match, Match]]]:
+        """Drop matches inside longer ones, and abbreviations that expand a full name.
+
+        Returns the matches kept and (dropped, longer match it stood in) pairs.
+        """
         matches.sort(key=lambda m: (m.start, m.start - m.end))
         kept: list[Match] = []
+        inside: list[tuple[Match, Match]] = []
         cover: Match | None = None  # the kept match reaching furthest right so far
         for m in matches:
             if (
@@ -121,13 +132,14 @@ class LexiconClassifier:
                 and m.end <= cover.end
                 and (cover.end - cover.start > m.end - m.start or cover.concept == m.concept)
             ):
+                inside.append((m, cover))
                 continue
             kept.append(m)
             if cover is None or m.end > cover.end:
                 cover = m
         names = [m for m in kept if not m.term.exact_case and len(m.term.words) > 1]
         if not names:
-            return kept
+            return kept, inside
         result = []
         for m in kept:
             if (
@@ -137,7 +149,21 @@ class LexiconClassifier:
             ):
                 continue
             result.append(m)
-        return result
+        return result, inside
+
+    def _inside_notes(self, inside: list[tuple[Match, Match]], f: Folded) -> list[str]:
+        """Why a topic term found inside a longer phrase that means something else (a
+        context or counter phrase: "OIC of the unit") did not count."""
+        notes = []
+        for m, cover in inside:
+            concept, outer = self._concept(m), self._concept(cover)
+            if concept.role in _TOPICAL and outer.role in ("context", "counter"):
+                meaning = "its other meaning" if outer.role == "counter" else "a context phrase"
+                notes.append(
+                    f"«{_text_of(f, m)}» ({concept.id}) not counted: it stands inside "
+                    f"«{_text_of(f, cover)}», {meaning} ({outer.id})"
+                )
+        return list(dict.fromkeys(notes))
 
     def _beside(self, name: Match, abbr: Match, text: str) -> bool:
         if self._concept(name).role != "core":
@@ -150,25 +176,26 @@ class LexiconClassifier:
             return False
         return len(gap) <= 4 and _EXPANSION_GAP.match(gap) is not None
 
-    def _score(self, hits: list[_Hit]) -> Classification:
+    def _score(self, hits: list[_Hit], notes: list[str]) -> Classification:
         scoring = self.lexicon.scoring
         anchors = sum(1 for h in hits if h.concept.role == "core" and not h.tail)
         topical = any(h.concept.role in ("core", "weak") and not h.tail for h in hits)
         contexts = {h.concept.id for h in hits if h.concept.role == "context" and not h.tail}
         counters = Counter(h.concept.id for h in hits if h.concept.role == "counter")
 
-        notes: list[str] = []
+        def found(cids: Iterable[str]) -> str:
+            """The distinct words in the text that matched these concepts (three at most)."""
+            return ", ".join(sorted({_original(h) for h in hits if h.concept.id in cids})[:3])
+
         voided: set[str] = set()
         ambiguous = {h.concept.id: h.concept for h in hits if h.concept.role == "ambiguous"}
         for cid, concept in ambiguous.items():
             against = sum(counters[v] for v in concept.voided_by)
             if against and against >= anchors:
                 voided.add(cid)
-                shown = sorted({_original(h) for h in hits if h.concept.id in concept.voided_by})[
-                    :3
-                ]
                 notes.append(
-                    f"{cid} not counted: its other meaning is in the text ({', '.join(shown)})"
+                    f"«{found([cid])}» ({cid}) not counted: its other meaning is in the text "
+                    f"({found(concept.voided_by)})"
                 )
         live_ambiguous = {
             h.concept.id for h in hits if h.concept.id in ambiguous and not h.tail
@@ -181,7 +208,9 @@ class LexiconClassifier:
             if topical or allowed or len(live_ambiguous) >= 2:
                 supported.add(cid)
         for cid in sorted(set(ambiguous) - voided - supported):
-            notes.append(f"{cid} not counted: ambiguous, and nothing else supports it")
+            notes.append(
+                f"«{found([cid])}» ({cid}) not counted: ambiguous, and nothing else supports it"
+            )
 
         def counts(h: _Hit) -> bool:
             role = h.concept.role
@@ -238,8 +267,13 @@ def _rebuild(source: str, path: str) -> LexiconClassifier:
 
 
 def _original(h: _Hit) -> str:
-    start, end = h.folded.original_span(h.match.start, h.match.end)
-    return h.folded.original[start:end]
+    return _text_of(h.folded, h.match)
+
+
+def _text_of(f: Folded, m: Match) -> str:
+    """A match as it stands in the original text."""
+    start, end = f.original_span(m.start, m.end)
+    return f.original[start:end]
 
 
 def _snippet(h: _Hit) -> str:
@@ -297,5 +331,5 @@ def format_classification(c: Classification) -> str:
     for note in c.notes:
         lines.append(f"  note: {note}")
     if not c.evidence and not c.notes:
-        lines.append("  no lexicon terms found")
+        lines.append("  no topic terms found")
     return "\n".join(lines)
