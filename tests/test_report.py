@@ -10,10 +10,10 @@ import pytest
 from monitor.classify.evaluate import load_eval_set
 from monitor.fingerprint import content_hash
 from monitor.report import build_report, eval_case, write_eval
+from monitor.store import queries
 from monitor.store.models import Item
+from monitor.store.queries import ItemQuery
 from monitor.store.repo import Store
-from monitor.web import queries
-from monitor.web.queries import ItemQuery
 from tests.test_cli import cli, config
 
 

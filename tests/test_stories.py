@@ -8,9 +8,9 @@ from pathlib import Path
 from sqlmodel import select
 
 from monitor.config import Settings, settings_from_dict
-from monitor.export import story_records
 from monitor.pipeline import Document, PollReport
 from monitor.runtime import Runtime
+from monitor.services.items import story_records
 from monitor.store.models import Alert, Item
 from tests.pages import seed_articles
 

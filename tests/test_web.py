@@ -13,9 +13,9 @@ from starlette.testclient import TestClient
 
 from monitor.scheduler import Daemon
 from monitor.store.models import Item
+from monitor.store.queries import feedback_for
 from monitor.web.app import WebConfigError, create_app, daemon_app, is_loopback
 from monitor.web.app import require_token_for as require_token
-from monitor.web.queries import feedback_for
 from tests.test_web_seed import PAGE_SIZE, Seeded, add_feedback, seed
 
 ORIGIN = {"origin": "http://testserver"}
@@ -125,6 +125,9 @@ def test_item_page_highlights_evidence_and_shows_story_alerts_archive(
     assert f"{first.id:03d}_{first.content_hash}.txt" in r.text
     assert seeded.story_copy is not None
     assert f'href="/items/{seeded.story_copy.id}"' in r.text
+    # The copy's archive file was never written, and its page does not pretend otherwise.
+    copy_page = client.get(f"/items/{seeded.story_copy.id}").text
+    assert '<code id="archive-name">not written</code>' in copy_page
     assert "analysts" in r.text and "status-sent" in r.text
     kk = seeded.by(language="kk", tier="relevant")[0]
     assert 'id="item-text" dir="ltr" lang="kk"' in client.get(f"/items/{kk.id}").text

@@ -216,6 +216,6 @@ def test_the_policy_blocks_inline_code_and_the_pages_need_none(
 
 
 def _marked(seeded: Seeded) -> set[int]:
-    from monitor.web.queries import labelled_items
+    from monitor.store.queries import labelled_items
 
     return {item.id for item, _ in labelled_items(seeded.store) if item.id is not None}

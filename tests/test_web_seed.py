@@ -1,8 +1,8 @@
 """A small, real database for the web tests: eval-set articles run through the classifier.
 
 Russian, Kazakh and Arabic articles from tests/data/eval, classified by the shipped lexicon
-and stored with Store.add_item; one story carried by two outlets, one alert sent, source
-states with a success and a failure, and a little analyst feedback.
+and stored with Store.add_item (with their archive files); one story carried by two outlets,
+one alert sent, source states with a success and a failure, and a little analyst feedback.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from pathlib import Path
 from monitor.classify import classification_to_dict, load_classifier
 from monitor.config import Settings, settings_from_dict
 from monitor.fingerprint import content_hash
+from monitor.store import queries
+from monitor.store.archive import write_text_file
 from monitor.store.models import Alert, Item, utcnow
 from monitor.store.repo import Store
-from monitor.web import queries
 
 EVAL_SET = Path(__file__).resolve().parent / "data" / "eval" / "oic_eval.jsonl"
 SOURCES = {"ru": "kazinform-ru", "kk": "akorda-kk", "ar": "oic-ar"}
@@ -88,6 +89,9 @@ def seed(tmp_path: Path, url: str | None = None, page_size: int = PAGE_SIZE) -> 
         stored, created = store.add_item(item, [item.url], alerts)
         assert created
         out.items.append(stored)
+    # Their archive files, as the pipeline writes them; the copy below has none.
+    archive = Path(out.settings.storage.archive_dir)
+    store.set_archive_files({i.id or 0: write_text_file(archive, i).name for i in out.items})
     first = out.items[0]
     copy_text = first.text + "\n\nSource: Kazinform."
     copy = Item(

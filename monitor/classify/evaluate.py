@@ -196,33 +196,39 @@ class EvalReport:
 
 def load_eval_set(path: Path) -> list[EvalCase]:
     """Read a JSONL evaluation set; a bad line raises ValueError naming it."""
+    return parse_eval_set(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+def parse_eval_set(text: str, name: str) -> list[EvalCase]:
+    """The cases of a JSONL evaluation set; a bad line raises ValueError naming `name` and
+    the line."""
     cases = []
-    with Path(path).open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                label = raw["label"]
-                if label not in TIERS:
-                    raise ValueError(f"label {label!r} is not one of {TIERS}")
-                split = raw.get("split", "tune")
-                if not isinstance(split, str) or not split.strip() or split == ALL:
-                    raise ValueError(f"split {split!r} must be a name other than {ALL!r}")
-                cases.append(
-                    EvalCase(
-                        id=str(raw["id"]),
-                        lang=str(raw["lang"]),
-                        title=str(raw.get("title") or ""),
-                        text=str(raw["text"]),
-                        label=label,
-                        split=split,
-                        note=str(raw.get("note", "")),
-                        hard=bool(raw.get("hard", False)),
-                    )
+    for number, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON may hold U+2028
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            label = raw["label"]
+            if label not in TIERS:
+                raise ValueError(f"label {label!r} is not one of {TIERS}")
+            split = raw.get("split", "tune")
+            if not isinstance(split, str) or not split.strip() or split == ALL:
+                raise ValueError(f"split {split!r} must be a name other than {ALL!r}")
+            cases.append(
+                EvalCase(
+                    id=str(raw["id"]),
+                    lang=str(raw["lang"]),
+                    title=str(raw.get("title") or ""),
+                    text=str(raw["text"]),
+                    label=label,
+                    split=split,
+                    note=str(raw.get("note", "")),
+                    hard=bool(raw.get("hard", False)),
                 )
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{number}: {exc}") from exc
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            problem = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"{name}:{number}: {problem}") from exc
     return cases
 
 

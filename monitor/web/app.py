@@ -34,11 +34,12 @@ from starlette.templating import Jinja2Templates
 from monitor.config import Settings
 from monitor.metrics import WebMetrics
 from monitor.report import build_report, write_eval
-from monitor.store.archive import archive_name
+from monitor.services import items as item_service
+from monitor.services.status import source_status
+from monitor.store import queries
 from monitor.store.models import Item, utcnow
+from monitor.store.queries import ItemQuery
 from monitor.store.repo import Store
-from monitor.web import queries
-from monitor.web.queries import ItemQuery
 from monitor.web.security import SecuredStarlette, TokenMiddleware
 
 if TYPE_CHECKING:
@@ -124,7 +125,6 @@ def _templates() -> Jinja2Templates:
     env = templates.env
     env.filters.update(when=_when, score=_score, pct=_pct, direction=text_direction)
     env.globals.update(highlight=highlight, evidence_terms=evidence_terms, tiers=queries.TIERS)
-    env.globals["archive_name"] = archive_name
     return templates
 
 
@@ -250,7 +250,7 @@ class Dashboard:
 
     async def items(self, request: Request) -> Response:
         parsed = parse_query(request.query_params, self.settings().web.page_size)
-        page = await run_in_threadpool(queries.list_items, self.store, parsed.query)
+        page = await run_in_threadpool(item_service.page, self.store, parsed.query)
         languages, sources = await run_in_threadpool(queries.facets, self.store)
         return self._render(
             request,
@@ -304,41 +304,22 @@ class Dashboard:
         return RedirectResponse(f"/items/{item_id}?saved=1", status_code=303)
 
     async def sources(self, request: Request) -> Response:
-        settings = self.settings()
-        configured = {s.name: s for s in settings.sources}
-        rows = await run_in_threadpool(
-            queries.source_activity, self.store, list(configured), CHART_DAYS
-        )
         scheduled = self.next_polls() if self.next_polls else {}
-        now = utcnow()
-        view = []
-        for row in rows:
-            src = configured.get(row.name)
-            st = row.state
-            if src is not None and not src.enabled:
-                status = "disabled"
-            elif st is None or st.polls == 0:
-                status = "never polled"
-            elif st.consecutive_failures:
-                status = f"failing ×{st.consecutive_failures}"
-            else:
-                status = "ok"
-            next_poll = scheduled.get(row.name)
-            if next_poll is None and src is not None and src.enabled:
-                # Outside the daemon, the best guess is one interval after the last poll.
-                last = st.last_poll_at if st else None
-                next_poll = last + src.interval if last else None
-            view.append(
-                {
-                    "row": row,
-                    "source": src,
-                    "status": status,
-                    "ok": status == "ok",
-                    "next_poll": next_poll,
-                    "overdue": next_poll is not None and next_poll < now,
-                    "chart": _chart(row.per_day),
-                }
-            )
+        rows = await run_in_threadpool(
+            lambda: source_status(self.store, self.settings(), scheduled=scheduled, days=CHART_DAYS)
+        )
+        view = [
+            {
+                "row": row,
+                "source": row.source,
+                "status": row.status,
+                "ok": row.status == "ok",
+                "next_poll": row.next_poll,
+                "overdue": row.overdue,
+                "chart": _chart(row.per_day),
+            }
+            for row in rows
+        ]
         return self._render(request, "sources.html", {"sources": view, "days": CHART_DAYS})
 
     async def report(self, request: Request) -> Response:

@@ -1,13 +1,13 @@
-"""What the dashboard reads from the database, plus its one write: analyst feedback.
+"""What the dashboard, the item listings and the reports read, plus analyst feedback.
 
-These are named queries over a `Store`'s sessions, kept beside the web app that needs them
-so the repository stays about the pipeline.
+Named queries over a `Store`'s sessions, kept apart from `repo.py` so the repository stays
+about the pipeline.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -127,6 +127,19 @@ def list_items(store: Store, q: ItemQuery) -> ItemPage:
     return ItemPage(items, total, max(q.page, 1), q.per_page, feedback_for(store, ids))
 
 
+def iter_items(store: Store, q: ItemQuery, batch: int = 500) -> Iterator[Item]:
+    """Every item matching `q` (paging aside), oldest id first, read `batch` at a time."""
+    last = 0
+    while True:
+        stmt = _filtered(store, q).where(col(Item.id) > last).order_by(col(Item.id)).limit(batch)
+        with store.session() as s:
+            rows = list(s.exec(stmt))
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id or last
+
+
 def facets(store: Store) -> tuple[list[str], list[str]]:
     """The languages and sources that items have, for the filter menus."""
     with store.session() as s:
@@ -236,16 +249,19 @@ def source_activity(store: Store, names: Sequence[str], days: int = 30) -> list[
     """Poll state, item count and items stored per day over the last `days` for each name."""
     today = utcnow().date()
     first = today - timedelta(days=days - 1)
+    per_day: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     with store.session() as s:
         states = {st.name: st for st in s.exec(select(SourceState))}
         totals = dict(s.exec(select(Item.source, func.count()).group_by(col(Item.source))).all())
         # Bucketed here rather than in SQL: date functions differ between backends.
-        recent = s.exec(
-            select(Item.source, Item.fetched_at).where(col(Item.fetched_at) >= _day_start(first))
-        )
-        per_day: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
-        for source, fetched in recent:
-            per_day[source][fetched.date()] += 1
+        if days > 0:
+            recent = s.exec(
+                select(Item.source, Item.fetched_at).where(
+                    col(Item.fetched_at) >= _day_start(first)
+                )
+            )
+            for source, fetched in recent:
+                per_day[source][fetched.date()] += 1
     window = [first + timedelta(days=i) for i in range(days)]
     all_names = list(dict.fromkeys([*names, *sorted(states), *sorted(totals)]))
     return [

@@ -1,0 +1,160 @@
+"""Stored items out: filtered and paged queries, their records, the formats they are
+written in (jsonl, json, csv), and the folder exports (`NNN_<hash>.txt` files, items.jsonl).
+
+`items` on the command line and the dashboard's lists and downloads read through here, so a
+filter or a field means the same in both.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import IO
+
+from monitor.files import output_folder
+from monitor.store.archive import write_text_file
+from monitor.store.models import Item
+from monitor.store.queries import ItemPage, ItemQuery, iter_items, list_items
+from monitor.store.repo import Store
+
+FORMATS = ("jsonl", "json", "csv")
+CSV_FIELDS = [
+    "id", "url", "source", "title", "published", "language", "content_hash",
+    "relevance", "tier", "relevant", "story_id", "duplicate_of", "alerted",
+]  # fmt: skip
+_BATCH = 500
+
+
+def page(store: Store, q: ItemQuery) -> ItemPage:
+    """One page of the items matching `q`, newest first, with any feedback on them."""
+    return list_items(store, q)
+
+
+def matching(store: Store, q: ItemQuery, limit: int | None = None) -> Iterator[Item]:
+    """Every item matching `q` (or the first `limit`), oldest first, read in batches."""
+    return islice(iter_items(store, q), limit)
+
+
+def item_record(item: Item, *, alerted: bool) -> dict[str, object]:
+    """The stable JSON shape of an item, as `items --format jsonl` prints it."""
+    return {
+        "id": item.id,
+        "url": item.url,
+        "source": item.source,
+        "title": item.title,
+        "published": item.published.isoformat() if item.published else None,
+        "fetched_at": item.fetched_at.isoformat() if item.fetched_at else None,
+        "language": item.language,
+        "content_hash": item.content_hash,
+        "relevance": item.relevance,
+        "tier": item.tier,
+        "relevant": (item.tier == "relevant") if item.tier is not None else None,
+        "evidence": item.evidence,
+        "classifier_version": item.classifier_version,
+        "story_id": item.story_id,
+        "duplicate_of": item.duplicate_of,
+        "alerted": alerted,
+        "archive_file": item.archive_file,
+        "text": item.text,
+    }
+
+
+def records(store: Store, items: Iterable[Item]) -> Iterator[dict[str, object]]:
+    """The record of each item, looking up delivered alerts a batch at a time."""
+    for chunk in _chunks(items):
+        alerted = store.alerted_items([i.id for i in chunk if i.id is not None])
+        for item in chunk:
+            yield item_record(item, alerted=item.id in alerted)
+
+
+def story_records(store: Store, items: Iterable[Item]) -> Iterator[dict[str, object]]:
+    """One row per story, in the order its first copy was stored, listing every outlet."""
+    stories: dict[int, list[Item]] = {}
+    for item in items:
+        stories.setdefault(item.story_id or item.id or 0, []).append(item)
+    ids = [i.id for copies in stories.values() for i in copies if i.id is not None]
+    alerted = store.alerted_items(ids)
+    for story_id, copies in stories.items():
+        first = copies[0]
+        best = max(copies, key=lambda i: i.relevance or 0.0)
+        yield {
+            "story_id": story_id,
+            "title": first.title,
+            "published": first.published.isoformat() if first.published else None,
+            "tier": best.tier,
+            "relevance": best.relevance,
+            "relevant": best.tier == "relevant" if best.tier is not None else None,
+            "copies": len(copies),
+            "sources": list(dict.fromkeys(i.source for i in copies)),
+            "items": [i.id for i in copies],
+            "urls": [i.url for i in copies],
+            "alerted": any(i.id in alerted for i in copies),
+        }
+
+
+def render(rows: Iterable[dict[str, object]], fmt: str, out: IO[str]) -> int:
+    """Write records as jsonl, json or csv; the number written."""
+    n = 0
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    elif fmt == "json":
+        data = list(rows)
+        json.dump(data, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        n = len(data)
+    elif fmt == "csv":
+        writer: csv.DictWriter[str] | None = None
+        for row in rows:
+            if writer is None:
+                fields = CSV_FIELDS if "content_hash" in row else list(row)
+                writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+                writer.writeheader()
+            writer.writerow(row)
+            n += 1
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+    return n
+
+
+def _chunks(items: Iterable[Item], size: int = _BATCH) -> Iterator[list[Item]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+@dataclass(frozen=True)
+class Exported:
+    items: int
+    folder: Path
+    recorded: bool  # the folder is the archive: items now name their files there
+
+
+def export_txt(store: Store, out_dir: Path, *, archive_dir: Path) -> Exported:
+    """Write every item as NNN_<content_hash>.txt (the text hashes to the name).
+
+    Written into the configured archive folder, this rebuilds the archive, and each item
+    records its file.
+    """
+    folder = output_folder(out_dir)
+    is_archive = folder.resolve() == Path(archive_dir).resolve()
+    n = 0
+    for chunk in _chunks(store.iter_items()):
+        names = {item.id or 0: write_text_file(folder, item).name for item in chunk}
+        if is_archive:
+            store.set_archive_files(names)
+        n += len(names)
+    return Exported(n, folder, is_archive)
+
+
+def export_jsonl(store: Store, out_dir: Path) -> Exported:
+    """Write every item's record to items.jsonl in `out_dir`."""
+    folder = output_folder(out_dir)
+    with (folder / "items.jsonl").open("w", encoding="utf-8") as out:
+        n = render(records(store, store.iter_items()), "jsonl", out)
+    return Exported(n, folder, False)
