@@ -29,7 +29,7 @@ STUCK_QUEUE_SECONDS = 3600
 
 def parse_bind(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"--http: expected HOST:PORT such as 127.0.0.1:8080, got {value!r}")
     return host.strip("[]"), int(port)
 

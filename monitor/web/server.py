@@ -8,6 +8,7 @@ Both log through the project's logging (readable or JSON lines, secrets masked b
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import uvicorn
@@ -64,6 +65,6 @@ def uvicorn_config(app: Any, web: WebSettings, **where: Any) -> uvicorn.Config:
     )
 
 
-def run(app: Any, web: WebSettings, host: str, port: int) -> None:
-    """Serve `app` on HOST:PORT until interrupted (Ctrl+C or SIGTERM)."""
-    uvicorn.Server(uvicorn_config(app, web, host=host, port=port)).run()
+def run(app: Any, web: WebSettings, sock: socket.socket) -> None:
+    """Serve `app` on an already bound socket until interrupted (Ctrl+C or SIGTERM)."""
+    uvicorn.Server(uvicorn_config(app, web)).run(sockets=[sock])

@@ -1,0 +1,152 @@
+"""The commands that poll and serve: run, poll, serve, demo, alerts test."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from monitor.cli.base import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    SourceNames,
+    alerts_app,
+    app,
+    chosen_sources,
+    fail,
+    open_store,
+    print_table,
+    run,
+    say,
+    settings_of,
+)
+from monitor.cli.render import items_table, poll_table, table
+
+if TYPE_CHECKING:
+    from monitor.pipeline import PollReport
+
+
+@app.command("run")
+def run_daemon(
+    ctx: typer.Context,
+    http: Annotated[
+        str | None,
+        typer.Option(metavar="HOST:PORT", help="Serve the dashboard, /healthz and /metrics there."),
+    ] = None,
+) -> None:
+    """The daemon: poll on schedule and deliver alerts until stopped.
+
+    Every enabled source is polled on its interval; SIGHUP re-reads the config, SIGTERM or
+    SIGINT stops it cleanly.
+    """
+    from monitor.scheduler import Daemon
+    from monitor.web.health import parse_bind
+
+    if http:
+        try:
+            parse_bind(http)
+        except ValueError as e:
+            fail(str(e), EXIT_USAGE)
+    settings = settings_of(ctx)
+    try:
+        run(Daemon(settings, http=http).run())
+    except OSError as e:  # the --http port is taken or cannot be bound
+        fail(str(e), EXIT_FAILED)
+
+
+@app.command()
+def poll(ctx: typer.Context, source: SourceNames = None) -> None:
+    """Poll every enabled source once, store what is new, then exit."""
+    from asyncio import gather
+
+    from monitor.runtime import Runtime
+
+    settings = settings_of(ctx)
+    chosen = chosen_sources(settings, source)
+
+    async def go() -> list[PollReport]:
+        async with Runtime(settings) as rt:
+            return list(await gather(*(rt.pipeline.poll(s) for s in chosen)))
+
+    poll_table(run(go()))
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None,
+        typer.Option(metavar="HOST", help="Address to listen on [default: [web] host, 127.0.0.1]."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, metavar="PORT", help="Port [default: [web] port, 8080]."),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TOKEN",
+            help="Access token, needed unless on loopback [default: $[web] token_env].",
+        ),
+    ] = None,
+) -> None:
+    """The web dashboard and its Atom and JSON feeds.
+
+    Items, sources, analyst feedback and the report, on 127.0.0.1:8080 unless configured
+    otherwise; a port already in use is exit status 1.
+    """
+    from monitor.web import server
+    from monitor.web.app import WebConfigError, create_app, require_token_for
+    from monitor.web.health import listen
+
+    settings = settings_of(ctx)
+    host = host or settings.web.host
+    port = port or settings.web.port
+    token = token or settings.web.resolved_token()
+    try:
+        require_token_for(host, token)
+    except WebConfigError as e:
+        fail(str(e), EXIT_USAGE)
+    shown = f"[{host}]" if ":" in host else host
+    try:
+        sock = listen(f"{shown}:{port}")  # a taken port fails here, before anything is said
+    except OSError as e:
+        fail(str(e), EXIT_FAILED)
+    with open_store(settings) as store:
+        say(f"dashboard on http://{shown}:{port}/")
+        server.run(create_app(store, settings, token=token), settings.web, sock)
+
+
+@app.command()
+def demo() -> None:
+    """Run the real pipeline on a small bundled news site.
+
+    The site is served on 127.0.0.1; what is stored goes to a new temporary folder.
+    """
+    from monitor.demo.run import run_demo
+
+    say("Serving the demo site on 127.0.0.1 and polling its feed, sitemap and listing…")
+    reports, stored, folder = run(run_demo())
+    poll_table(reports)
+    items_table(stored)
+    say(f"Stored {len(stored)} items in {folder / 'demo.db'}; texts in {folder / 'archive'}.")
+
+
+@alerts_app.command("test")
+def alerts_test(ctx: typer.Context) -> None:
+    """Send a test message through every alert channel now.
+
+    The exit status is 1 if any channel failed.
+    """
+    from monitor.alerts.dispatcher import send_test
+
+    settings = settings_of(ctx)
+    if not settings.alerts:
+        fail("no alert channels configured", EXIT_USAGE)
+    results = run(send_test(settings))
+    t = table("channel", "ok", "detail")
+    for label, ok, detail in results:
+        t.add_row(label, "yes" if ok else "NO", detail)
+    print_table(t)
+    if not all(ok for _, ok, _ in results):
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,102 @@
+"""Tables and cells of the command line's summaries (rich is imported when one is drawn)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from monitor.cli.base import print_table
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from monitor.backfill import BackfillReport
+    from monitor.pipeline import PollReport
+    from monitor.store.models import Item
+
+# Every cut cell (titles, errors) is at most this many characters, "…" included.
+CELL_WIDTH = 70
+
+
+def cut(text: str | None, width: int = CELL_WIDTH) -> str:
+    """`text` on one line, cut to `width` characters with "…" when it was longer."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
+
+
+def human(seconds: float) -> str:
+    """3600 -> 1h, 5400 -> 1h30m, 90061 -> 1d1h."""
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n][:2]
+    return "".join(shown) or "0s"
+
+
+def when(ts: datetime | None) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def table(*columns: str) -> Table:
+    from rich.table import Table
+
+    return Table(*columns)
+
+
+def errors_cell(errors: Counter[str], source_failed: bool) -> str:
+    """Errors by kind; a source that could not be read counts as a "source" error."""
+    counts = errors + Counter({"source": 1}) if source_failed else errors
+    return ", ".join(f"{k}×{v}" for k, v in sorted(counts.items()) if v) or "-"
+
+
+def poll_table(reports: Sequence[PollReport]) -> None:
+    t = table("source", "listed", "new", "stored", "dup", "relevant", "errors", "status")
+    for r in reports:
+        status = "not modified" if r.not_modified else ("ok" if r.ok else f"FAILED: {r.error}")
+        t.add_row(
+            r.source, str(r.discovered), str(r.new), str(r.stored), str(r.duplicates),
+            str(r.relevant), errors_cell(r.errors, not r.ok), status,
+        )  # fmt: skip
+    print_table(t)
+
+
+def backfill_table(reports: Sequence[BackfillReport], total: BackfillReport) -> None:
+    t = table("source", "discovered", "by date", "known", "fetched", "stored", "dup",
+              "relevant", "errors", "status")  # fmt: skip
+    for r in [*reports, total]:
+        is_total = r is total  # its errors already count the failed sources
+        t.add_row(
+            r.source, str(r.discovered), str(r.skipped_date + r.out_of_range), str(r.known),
+            str(r.fetched), str(r.stored), str(r.duplicates), str(r.relevant),
+            errors_cell(r.all_errors, bool(r.error) and not is_total),
+            f"FAILED: {r.error}" if r.error else ("" if is_total else "ok"),
+        )  # fmt: skip
+    print_table(t)
+
+
+def items_table(items: Iterable[Item]) -> None:
+    t = table("id", "published", "source", "lang", "tier", "score", "hash", "title")
+    for it in items:
+        t.add_row(
+            str(it.id), when(it.published), it.source, it.language or "-", it.tier or "-",
+            score(it.relevance), it.content_hash, cut(it.title),
+        )  # fmt: skip
+    print_table(t)
+
+
+def stories_table(rows: Iterable[dict[str, Any]]) -> None:
+    t = table("story", "copies", "tier", "score", "sources", "title")
+    for r in rows:
+        t.add_row(
+            str(r["story_id"]), str(r["copies"]), str(r["tier"] or "-"), score(r["relevance"]),
+            ", ".join(map(str, r["sources"])), cut(r["title"]),
+        )  # fmt: skip
+    print_table(t)
