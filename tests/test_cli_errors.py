@@ -287,10 +287,9 @@ def test_backfill_with_every_source_unreachable_is_status_3(files: Files) -> Non
     dry = files.run("backfill", "--dry-run")
     assert dry.returncode == 3, dry.stderr
     assert "0 articles would be fetched" in dry.stdout
-    assert problems(dry) == [
-        "dead: FAILED: http://127.0.0.1:9/rss: network error: All connection attempts failed; "
-        "errors: source×1"
-    ]
+    [line] = problems(dry)
+    assert line.startswith("dead: FAILED: http://127.0.0.1:9/rss: network error")
+    assert line.endswith("errors: source×1")
     real = files.run("backfill")
     assert real.returncode == 3, real.stderr
     assert "source×1" in real.stdout and "FAILED" in real.stdout
