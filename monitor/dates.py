@@ -86,6 +86,12 @@ def _month_number(word: str) -> int | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def is_month_word(word: str) -> bool:
+    """Whether ``word`` is a month name (any project language, any case ending)."""
+    return _month_number(word) is not None
+
+
 @lru_cache(maxsize=1)
 def _patterns() -> list[re.Pattern[str]]:
     forms = _month_forms()

@@ -32,6 +32,7 @@ from trafilatura.utils import load_html
 
 from monitor.dates import DateMatch, find_date_in_text, iter_dates, parse_date
 from monitor.language import detect
+from monitor.link_blocks import drop_link_blocks
 
 BOILERPLATE_FILE = "data/boilerplate.toml"
 
@@ -465,21 +466,31 @@ def _swap_in_tree(tree: HtmlElement, old: str, new: str) -> None:
             element.tail = element.tail.replace(old, new)
 
 
+def _unswap(value: str | None) -> str | None:
+    return value.replace(_ZWNJ_STAND_IN, ZWNJ) if value else value
+
+
 # Elements trafilatura removes before extraction anyway; their text is never article text.
 _NEVER_TEXT = ("script", "style", "noscript", "svg")
 
 
-def _read_page(tree: HtmlElement, url: str, html: str) -> tuple[Document | None, Document]:
-    """(article body, page metadata), with Persian non-joiners kept in both. Removes
-    scripts and styles from ``tree``: read its JSON-LD before."""
+def _read_page(
+    tree: HtmlElement, url: str, html: str, canonical: str | None
+) -> tuple[Document | None, Document]:
+    """(article body, page metadata with the cleaned title), with Persian non-joiners kept
+    in both. Removes scripts, styles and blocks listing other articles from ``tree``: read
+    its JSON-LD before."""
     swap = _ZWNJ_IN_SOURCE.search(html) is not None
     if swap:
         _swap_in_tree(tree, ZWNJ, _ZWNJ_STAND_IN)
     try:
         meta = _page_metadata(tree)
+        headings = [h.replace(_ZWNJ_STAND_IN, ZWNJ) for h in _headings(tree)]
+        meta.title = clean_title(_unswap(meta.title), _unswap(meta.sitename), headings)
         # Dropped now rather than inside trafilatura, which copies the whole tree (inline
         # scripts and styles are often most of a page's bytes) and searches it again.
         etree.strip_elements(tree, *_NEVER_TEXT, with_tail=False)
+        drop_link_blocks(tree, url, also=[canonical] if canonical else [], title=meta.title)
         document = _bare_extraction(tree, url)
     finally:
         if swap:
@@ -489,7 +500,7 @@ def _read_page(tree: HtmlElement, url: str, html: str) -> tuple[Document | None,
             for field in ("text", "title", "sitename", "author"):
                 value = getattr(doc, field, None) if doc is not None else None
                 if value:
-                    setattr(doc, field, value.replace(_ZWNJ_STAND_IN, ZWNJ))
+                    setattr(doc, field, _unswap(value))
     return document, meta
 
 
@@ -539,11 +550,10 @@ def extract(
         raise PageTooComplex(f"{url}: HTML nested more than {MAX_DEPTH} levels deep")
     declared_date = metadata_date(tree)  # JSON-LD is in scripts, which go next
     canonical = canonical_url(tree, url)
-    document, meta = _read_page(tree, url, html)
+    document, meta = _read_page(tree, url, html, canonical)
     if document is None or not document.text:
         return None
-    headings = _headings(tree)
-    title = clean_title(meta.title, meta.sitename, headings)
+    title = meta.title
     text = strip_boilerplate(document.text, title)
     if not any(_looks_like_prose(line) for line in text.splitlines()):
         return None  # an index of links or a stub, not an article

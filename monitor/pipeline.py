@@ -11,14 +11,14 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 
-from monitor import robots
+from monitor import robots, source_lines
 from monitor.alerts.routing import channel_wants
 from monitor.analysis import Analysis
 from monitor.classify import Classification, Classifier, Evidence
@@ -385,6 +385,9 @@ class Pipeline:
     def _store_one(self, w: Writer, one: ToStore, options: _StoreOptions) -> Item | None:
         doc, analysis = one.doc, one.analysis
         one.alerts = 0
+        memory = source_lines.recall(w, doc.source.name, doc.title, doc.text)
+        if memory.removed:  # the worker's hash and verdict were of the text with them
+            doc, analysis = replace(doc, text=memory.text), None
         digest = analysis.content_hash if analysis else content_hash(doc.text)
         # The same text, or this URL with an older text: only the URLs are recorded.
         if (known := w.matching_item(digest, doc.url)) is not None:
@@ -431,6 +434,7 @@ class Pipeline:
         ):
             alerts = self._plan_alerts(verdict, doc, options.late)
         w.insert_item(item, doc.urls, alerts, bands)
+        source_lines.learn(w, doc.source.name, memory)
         one.alerts = len(alerts)
         return item
 

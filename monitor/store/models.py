@@ -106,6 +106,20 @@ class StoryBand(SQLModel, table=True):
     band: int = Field(sa_column=Column(SmallInteger, nullable=False))
 
 
+class SourceLine(SQLModel, table=True):
+    """A short line of one source's stored texts, by the hash of its folded form: on how
+    many items it stood, and whether it is one item's title. What many pages of a source
+    repeat, and other items' titles, are the site's furniture, not an article's text."""
+
+    __tablename__ = "source_line"
+
+    source: str = Field(primary_key=True, max_length=200)
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    pages: int = 0
+    title: bool = False
+    last_seen: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True, nullable=False))
+
+
 class SeenUrl(SQLModel, table=True):
     """Every URL that led somewhere final, so no URL is fetched twice."""
 

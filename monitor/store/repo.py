@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, Insert, bindparam, case, func, insert, update
+from sqlalchemy import Connection, Engine, Insert, bindparam, case, delete, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from monitor.store.models import (
     Item,
     SeenUrl,
     SourceLease,
+    SourceLine,
     SourceState,
     StoryBand,
     utcnow,
@@ -446,6 +447,53 @@ class Writer:
         ]
         if rows:
             self.conn.execute(self._insert_ignoring_conflicts(SeenUrl), rows)
+
+    def known_lines(self, source: str, keys: Sequence[int]) -> dict[int, tuple[int, bool]]:
+        """Of the line keys asked, those ``source`` has seen: key -> (items, is a title)."""
+        if not keys:
+            return {}
+        q = select(SourceLine.key, SourceLine.pages, SourceLine.title).where(
+            SourceLine.source == source, col(SourceLine.key).in_(list(set(keys)))
+        )
+        return {key: (pages, title) for key, pages, title in self.conn.execute(q)}
+
+    def learn_lines(
+        self, source: str, keys: Sequence[int], title: int | None, forget_before: datetime
+    ) -> None:
+        """Count one more item of ``source`` carrying each of ``keys``; mark ``title`` as
+        an item's title; forget lines (of any source) seen on one item only, last before
+        ``forget_before``: the index on last_seen keeps that a short range scan."""
+        now = utcnow()
+        table = SourceLine.__table__  # type: ignore[attr-defined]
+        upsert = (
+            postgresql_insert(table)
+            if self.conn.dialect.name == "postgresql"
+            else sqlite_insert(table)
+        )
+        if keys:
+            counted = upsert.on_conflict_do_update(
+                index_elements=["source", "key"],
+                set_={"pages": table.c.pages + 1, "last_seen": upsert.excluded.last_seen},
+            )
+            rows = [
+                {"source": source, "key": k, "pages": 1, "title": False, "last_seen": now}
+                for k in dict.fromkeys(keys)
+            ]
+            self.conn.execute(counted, rows)
+        if title is not None:
+            marked = upsert.on_conflict_do_update(
+                index_elements=["source", "key"],
+                set_={"title": True, "last_seen": upsert.excluded.last_seen},
+            )
+            row = {"source": source, "key": title, "pages": 0, "title": True, "last_seen": now}
+            self.conn.execute(marked, [row])
+        self.conn.execute(
+            delete(SourceLine).where(
+                col(SourceLine.last_seen) < forget_before,
+                col(SourceLine.pages) <= 1,
+                col(SourceLine.title).is_(False),
+            )
+        )
 
     def _insert_ignoring_conflicts(self, model: type[SQLModel]) -> Insert:
         """INSERT that skips rows whose key is already there (SQLite and PostgreSQL)."""
