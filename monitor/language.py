@@ -2,7 +2,11 @@
 
 With all its languages py3langid sometimes answers `ary` for Arabic or `bg` for Russian;
 restricted to the languages our sources publish in it made no error on news texts, full or
-cut to 200 characters. Its model covers Turkmen and Uzbek in both scripts.
+cut to 200 characters. Its model covers Turkmen and Uzbek in both scripts, and Kazakh in
+Cyrillic only: it takes Kazakh in the Latin alphabets of 2018 and 2021 for Turkmen or
+Turkish. A Latin text whose letters are those of a Kazakh Latin alphabet, with the letters
+only that alphabet writes, is read back into Cyrillic (data/scripts/kk.toml) and counts as
+Kazakh when the model agrees on that reading.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import re
 from functools import lru_cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+from monitor.transliterate import read_back
 
 LANGUAGES = ("ru", "kk", "ky", "tg", "uz", "tk", "az", "tr", "ar", "fa", "fr", "en")
 
@@ -74,6 +80,9 @@ def detect(text: str, hint: str | None = None) -> str | None:
     sample = text[:MAX_CHARS]
     if not _has_letters(sample, MIN_LETTERS):
         return hint
+    reading = read_back(sample, "kk", expected=hint == "kk")
+    if reading is not None and _identifier().rank(reading)[0][0] == "kk":
+        return "kk"
     ranked = _identifier().rank(sample)
     best, best_p = ranked[0]
     if best in ("ar", "fa"):

@@ -40,6 +40,7 @@ from typing import Any, Literal, cast
 
 from monitor.classify.normalize import fold_term
 from monitor.errors import LexiconError
+from monitor.transliterate import spellings, tables_text
 
 Role = Literal["core", "weak", "ambiguous", "context", "counter"]
 ROLES: tuple[Role, ...] = ("core", "weak", "ambiguous", "context", "counter")
@@ -87,6 +88,12 @@ class Term:
     language: str
     words: tuple[str, ...]  # folded words, with their `*` and `[]` marks
     exact_case: bool
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """What makes two terms the same: the folded words, or for an exact_case term its
+        exact spelling ("IYU" and "İYU" fold alike but are two spellings)."""
+        return (self.text,) if self.exact_case else self.words
 
 
 @dataclass(frozen=True)
@@ -172,7 +179,7 @@ def parse_lexicon(source: str, path: str = "<lexicon>") -> Lexicon:
     _check_links(concepts, path)
 
     digest = hashlib.sha256(
-        "\0".join([ENGINE_VERSION, source, _layout_source()]).encode("utf-8")
+        "\0".join([ENGINE_VERSION, source, _layout_source(), tables_text()]).encode("utf-8")
     ).hexdigest()
     return Lexicon(
         topic=topic_id,
@@ -269,9 +276,16 @@ def _concept(raw: Any, index: int, path: str, variants: dict[str, list[str]]) ->
     if not isinstance(terms_raw, dict) or not terms_raw:
         raise LexiconError(f"{where}: needs a [concept.terms] table of language = [terms]")
     terms: list[Term] = []
+    seen: set[tuple[str, ...]] = set()
     for lang, items in terms_raw.items():
         for text in _strings(items, path, f"concept {cid!r} terms.{lang}"):
-            terms += _with_variants(_term(text, lang, exact, where), variants)
+            # The term in its language's other alphabets too (data/scripts): Kazakh
+            # Cyrillic terms match Latin Kazakh, Uzbek ones either script, and so on.
+            for spelling in (text, *spellings(text, lang)):
+                term = _term(spelling, lang, exact, where)
+                if term.key not in seen:
+                    seen.add(term.key)
+                    terms += _with_variants(term, variants)
     return Concept(
         id=cid,
         role=cast(Role, role),
