@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -92,16 +92,21 @@ def is_month_word(word: str) -> bool:
     return _month_number(word) is not None
 
 
-@lru_cache(maxsize=1)
-def _patterns() -> list[re.Pattern[str]]:
+def _month_pattern() -> str:
+    """A month name of any project language, as the group ``mon``."""
     forms = _month_forms()
     stems = "|".join(re.escape(f.text) for f in forms if f.stem)
     words = "|".join(re.escape(f.text) for f in forms if not f.stem)
     # A stem may carry a case ending; any other form must end the word.
-    month = (
+    return (
         rf"(?<![^\W\d_])(?P<mon>(?:{stems})[^\W\d_]{{0,6}}"
         rf"|(?:{words})(?![^\W\d_]))\.?"
     )
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> list[re.Pattern[str]]:
+    month = _month_pattern()
     day = r"(?P<d>[0-3]?\d)"
     year = r"(?P<y>(?:19|20)\d{2})"
     day_suffix = r"(?:-?[^\W\d_]{1,5})?"  # "5-mart", "23-го", "1er"
@@ -306,3 +311,70 @@ def find_date_in_text(
     for item in iter_dates(head, reference=reference):
         return item.value
     return None
+
+
+# --- a month alone -----------------------------------------------------------------------
+
+Precision = Literal["day", "month"]
+
+
+@dataclass(frozen=True)
+class FoundDate:
+    """A date found in a text and how much of it was written there."""
+
+    start: int
+    end: int
+    value: datetime  # the first day of the month when only the month is known
+    precision: Precision
+
+
+@lru_cache(maxsize=1)
+def _month_patterns() -> list[re.Pattern[str]]:
+    month = _month_pattern()
+    year = r"(?P<y>(?:19|20)\d{2})"
+    return [
+        # 2023-03 (not 2023-03-09, not 2023-2024)
+        re.compile(rf"(?<![\d\-]){year}-(?P<m>0[1-9]|1[0-2])(?![\d\-])"),
+        # 03.2023, 03/2023
+        re.compile(rf"(?<![\d./])(?P<m>0[1-9]|1[0-2])[./]{year}(?![\d./])"),
+        # March 2023, mars 2023, март 2023 г., наурыз 2023
+        re.compile(rf"{month}\s*,?\s+{year}(?!\d)", re.IGNORECASE),
+        # 2023 жылғы наурыз, 2023-yil mart, 2023 yılı Mart
+        re.compile(rf"(?<!\d){year}\s*-?\s*(?:[^\W\d_]{{1,8}}\.?\s*)?{month}", re.IGNORECASE),
+    ]
+
+
+def _month_dates(text: str) -> Iterator[FoundDate]:
+    for pattern in _month_patterns():
+        for match in pattern.finditer(text):
+            groups = match.groupdict()
+            month = _month_number(groups["mon"].rstrip(".")) if groups.get("mon") else None
+            month = month or (int(groups["m"]) if groups.get("m") else None)
+            if month is None:
+                continue
+            value = datetime(int(groups["y"]), month, 1, tzinfo=UTC)
+            if _acceptable(value):
+                yield FoundDate(match.start(), match.end(), value, "month")
+
+
+HEADER_LINE_CHARS = 60  # a first line this short with a digit may be a "Date: ..." header
+
+
+def date_near_top(
+    text: str, language: str | None = None, *, limit: int = TEXT_SCAN_CHARS
+) -> FoundDate | None:
+    """The date written near the top of a text (its first ``limit`` characters): the first
+    full date; else a short first line that dateparser reads in the text's ``language``;
+    else the first month and year ("date 2023-03", "mars 2023", "2023 жылғы наурыз"), kept
+    as that month. None when the top carries none of them."""
+    head = text[:limit].translate(_DIGITS)
+    for item in iter_dates(head):
+        return FoundDate(item.start, item.end, item.value, "day")
+    first = head.lstrip()
+    line = first.split("\n", 1)[0].strip()
+    if len(line) <= HEADER_LINE_CHARS and any(ch.isdigit() for ch in line):
+        value = _dateparser(line, _base_language(language))
+        if value is not None:
+            start = head.index(line)
+            return FoundDate(start, start + len(line), value, "day")
+    return min(_month_dates(head), key=lambda d: d.start, default=None)

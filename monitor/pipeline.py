@@ -106,6 +106,8 @@ class Document:
     language: str | None
     author: str | None = None
     urls: tuple[str, ...] = ()
+    published_precision: str | None = None  # "month": only the month is known
+    verbatim: bool = False  # an imported file: its text is stored exactly as it is
 
 
 class Pipeline:
@@ -385,8 +387,10 @@ class Pipeline:
     def _store_one(self, w: Writer, one: ToStore, options: _StoreOptions) -> Item | None:
         doc, analysis = one.doc, one.analysis
         one.alerts = 0
-        memory = source_lines.recall(w, doc.source.name, doc.title, doc.text)
-        if memory.removed:  # the worker's hash and verdict were of the text with them
+        memory = (
+            None if doc.verbatim else source_lines.recall(w, doc.source.name, doc.title, doc.text)
+        )
+        if memory and memory.removed:  # the worker's hash and verdict were of the text before
             doc, analysis = replace(doc, text=memory.text), None
         digest = analysis.content_hash if analysis else content_hash(doc.text)
         # The same text, or this URL with an older text: only the URLs are recorded.
@@ -410,6 +414,7 @@ class Pipeline:
             title=doc.title,
             author=doc.author,
             published=doc.published,
+            published_precision=doc.published_precision,
             language=doc.language,
             content_hash=digest,
             text=doc.text,
@@ -434,7 +439,8 @@ class Pipeline:
         ):
             alerts = self._plan_alerts(verdict, doc, options.late)
         w.insert_item(item, doc.urls, alerts, bands)
-        source_lines.learn(w, doc.source.name, memory)
+        if memory:
+            source_lines.learn(w, doc.source.name, memory)
         one.alerts = len(alerts)
         return item
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from monitor.classify.evaluate import Scores
+from monitor.display import item_title
 from monitor.store.models import Item
 
 UNKNOWN_LANGUAGE = "und"
@@ -131,7 +132,7 @@ def eval_case(item: Item, label: str, split: str = "heldout") -> dict[str, objec
     case: dict[str, object] = {
         "id": f"{lang}-fb-{item.content_hash}",
         "lang": lang,
-        "title": item.title or "",
+        "title": item_title(item.title, item.text),
         "text": item.text,
         "label": "relevant" if label == "relevant" else "none",
         "split": split,

@@ -21,6 +21,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from monitor.config import AlertChannel
+from monitor.display import item_title, precision_of, published_label
 from monitor.store.models import Item
 
 OperatorEvent = Literal["failing", "recovered", "silent", "gap"]
@@ -46,6 +47,7 @@ class Story:
     also_reported_by: list[str] = field(default_factory=list)
     snippet: str = ""
     late: str | None = None  # why the alert comes after the fact (found by a gap catch-up)
+    published_precision: str | None = None  # "month": only the month is known
 
     @property
     def terms(self) -> list[str]:
@@ -93,7 +95,7 @@ def story_from_item(
     return Story(
         item_id=item.id,
         url=item.url,
-        title=(item.title or "").strip() or item.url,
+        title=item_title(item.title, item.text) or item.url,
         source=item.source,
         published=_utc(item.published),
         language=item.language,
@@ -104,6 +106,7 @@ def story_from_item(
         also_reported_by=list(also_reported_by),
         snippet=_evidence_snippet(evidence) or _lead(item.text),
         late=late,
+        published_precision=item.published_precision,
     )
 
 
@@ -131,8 +134,8 @@ def _utc(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=UTC)
 
 
-def _date(dt: datetime | None) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if dt else "undated"
+def _date(story: Story) -> str:
+    return published_label(story.published, story.published_precision)
 
 
 def _score(story: Story) -> str:
@@ -184,6 +187,7 @@ def story_json(story: Story, *, key: str) -> dict[str, object]:
         "title": story.title,
         "source": story.source,
         "published": story.published.isoformat() if story.published else None,
+        "published_precision": precision_of(story.published, story.published_precision),
         "language": story.language,
         "relevance": story.relevance,
         "tier": story.tier,
@@ -220,7 +224,7 @@ def slack_story(story: Story) -> str:
     meta = " · ".join(
         [
             slack_escape(story.source),
-            _date(story.published),
+            _date(story),
             slack_escape(story.tier or "unclassified"),
             f"score {_score(story)}",
         ]
@@ -267,7 +271,7 @@ def _story_parts(story: Story) -> tuple[str, str]:
     text = _template("story.txt").substitute(
         title=story.title,
         source=story.source,
-        date=_date(story.published),
+        date=_date(story),
         language=story.language or "?",
         tier=story.tier or "unclassified",
         score=_score(story),
@@ -281,7 +285,7 @@ def _story_parts(story: Story) -> tuple[str, str]:
     page = _template("story.html").substitute(
         link=f'<a href="{url}">{title}</a>' if linkable else title,
         source=html.escape(story.source),
-        date=html.escape(_date(story.published)),
+        date=html.escape(_date(story)),
         language=html.escape(story.language or "?"),
         tier=html.escape(story.tier or "unclassified"),
         score=_score(story),
@@ -408,7 +412,7 @@ def chat_story(
     title, source, date, tier, score, outlets and link always stay.
     """
     tier = story.tier or "unclassified"
-    meta = " · ".join([story.source, _date(story.published), tier, f"score {_score(story)}"])
+    meta = " · ".join([story.source, _date(story), tier, f"score {_score(story)}"])
     snippet = _cut(story.snippet, snippet_limit)
     terms = story.terms
     also = ", ".join(story.also_reported_by)
@@ -446,7 +450,7 @@ def chat_digest(stories: Sequence[Story], *, markdown: bool) -> tuple[str, str]:
     title = f"oic-monitor: {n} new {'story' if n == 1 else 'stories'}"
     blocks = []
     for s in ordered:
-        meta = " · ".join([s.source, _date(s.published), s.tier or "unclassified", _score(s)])
+        meta = " · ".join([s.source, _date(s), s.tier or "unclassified", _score(s)])
         if markdown:
             head = (
                 f"**[{md_escape(s.title)}]({_md_url(s.url)})**"

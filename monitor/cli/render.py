@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from monitor.cli.base import print_table
+from monitor.display import item_title, published_short
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -86,8 +87,9 @@ def items_table(items: Iterable[Item]) -> None:
     t = table("id", "published", "source", "lang", "tier", "score", "hash", "title")
     for it in items:
         t.add_row(
-            str(it.id), when(it.published), it.source, it.language or "-", it.tier or "-",
-            score(it.relevance), it.content_hash, cut(it.title),
+            str(it.id), published_short(it.published, it.published_precision), it.source,
+            it.language or "-", it.tier or "-", score(it.relevance), it.content_hash,
+            cut(item_title(it.title, it.text)),
         )  # fmt: skip
     print_table(t)
 

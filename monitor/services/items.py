@@ -15,6 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
+from monitor.display import item_title, precision_of
 from monitor.files import output_folder
 from monitor.store.archive import write_text_file
 from monitor.store.models import Item
@@ -45,8 +46,9 @@ def item_record(item: Item, *, alerted: bool) -> dict[str, object]:
         "id": item.id,
         "url": item.url,
         "source": item.source,
-        "title": item.title,
+        "title": item_title(item.title, item.text),
         "published": item.published.isoformat() if item.published else None,
+        "published_precision": precision_of(item.published, item.published_precision),
         "fetched_at": item.fetched_at.isoformat() if item.fetched_at else None,
         "language": item.language,
         "content_hash": item.content_hash,
@@ -83,8 +85,9 @@ def story_records(store: Store, items: Iterable[Item]) -> Iterator[dict[str, obj
         best = max(copies, key=lambda i: i.relevance or 0.0)
         yield {
             "story_id": story_id,
-            "title": first.title,
+            "title": item_title(first.title, first.text),
             "published": first.published.isoformat() if first.published else None,
+            "published_precision": precision_of(first.published, first.published_precision),
             "tier": best.tier,
             "relevance": best.relevance,
             "relevant": best.tier == "relevant" if best.tier is not None else None,

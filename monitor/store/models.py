@@ -79,6 +79,8 @@ class Item(SQLModel, table=True):
     title: str | None = Field(default=None, sa_column=Column(Text))
     author: str | None = Field(default=None, max_length=500)
     published: datetime | None = Field(default=None, sa_column=_ts(index=True))
+    # "month" when only the month is known (published is then its first day); else null.
+    published_precision: str | None = Field(default=None, max_length=8)
     fetched_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True, nullable=False))
     language: str | None = Field(default=None, max_length=8)
     content_hash: str = Field(unique=True, index=True, max_length=16)

@@ -32,6 +32,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from monitor.config import Settings
+from monitor.display import item_title, precision_of, published_label, published_short
 from monitor.metrics import WebMetrics
 from monitor.report import build_report, write_eval
 from monitor.services import items as item_service
@@ -112,6 +113,20 @@ def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(UTC).strftime(fmt) if value else "—"
 
 
+def shown_title(item: Item) -> str:
+    return item_title(item.title, item.text)
+
+
+def published_date(item: Item) -> str:
+    """The date column: "2022-03-24 00:08", "2023-03" or "undated"."""
+    return published_short(item.published, item.published_precision)
+
+
+def published_full(item: Item) -> str:
+    """The item page: "2022-03-24 00:08 UTC", "March 2023" or "undated"."""
+    return published_label(item.published, item.published_precision)
+
+
 def _score(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
@@ -125,6 +140,9 @@ def _templates() -> Jinja2Templates:
     env = templates.env
     env.filters.update(when=_when, score=_score, pct=_pct, direction=text_direction)
     env.globals.update(highlight=highlight, evidence_terms=evidence_terms, tiers=queries.TIERS)
+    env.globals.update(
+        shown_title=shown_title, published_date=published_date, published_full=published_full
+    )
     return templates
 
 
@@ -422,8 +440,10 @@ def atom_feed(
         entry = sub(feed, "entry")
         if item.language:
             entry.set("{http://www.w3.org/XML/1998/namespace}lang", item.language)
-        sub(entry, "title", item.title or _summary(item.text)[:120])
+        sub(entry, "title", shown_title(item))
         sub(entry, "id", _entry_id(item))
+        # Atom requires <updated>: an undated item gets the time it was stored there, and
+        # no <published>, so a reader never takes the storing time for its publication.
         sub(entry, "updated", _iso(item.fetched_at))
         if item.published:
             sub(entry, "published", _iso(item.published))
@@ -433,9 +453,18 @@ def atom_feed(
         if item.tier:
             sub(entry, "category", term=item.tier, label=f"tier {item.tier}")
         extra = f" [{copies} outlets]" if copies > 1 else ""
-        score = f"relevance {_score(item.relevance)}{extra}. "
+        score = f"relevance {_score(item.relevance)}{extra}. {_dated(item)}"
         sub(entry, "summary", score + _summary(item.text), type="text")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="utf-8")
+
+
+def _dated(item: Item) -> str:
+    """What a feed entry's summary says of its date when the entry's fields cannot."""
+    if item.published is None:
+        return f"Undated; stored {item.fetched_at:%Y-%m-%d}. "
+    if item.published_precision == "month":
+        return f"Published {published_label(item.published, 'month')}. "
+    return ""
 
 
 def json_feed(stories: list[tuple[Item, int]], *, base: str, feed_url: str) -> dict[str, Any]:
@@ -449,8 +478,8 @@ def json_feed(stories: list[tuple[Item, int]], *, base: str, feed_url: str) -> d
             {
                 "id": _entry_id(item),
                 "url": item.url,
-                "title": item.title or "",
-                "summary": _summary(item.text),
+                "title": shown_title(item),
+                "summary": _dated(item) + _summary(item.text),
                 "content_text": item.text,
                 "date_published": _iso(item.published) if item.published else None,
                 "date_modified": _iso(item.fetched_at),
@@ -465,6 +494,8 @@ def json_feed(stories: list[tuple[Item, int]], *, base: str, feed_url: str) -> d
                     "relevance": item.relevance,
                     "story_id": item.story_id,
                     "copies": copies,
+                    "published": published_label(item.published, item.published_precision),
+                    "published_precision": precision_of(item.published, item.published_precision),
                     "evidence": evidence_terms(item.evidence),
                 },
             }

@@ -1,0 +1,109 @@
+"""How an item's title and publication date are shown: the same in `items`, the web
+pages, the Atom and JSON feeds, and alerts.
+
+An item without a title (an imported text file, a page that names none) is shown with one
+made from its text: the first line when it is short, otherwise the first sentence, cut at
+a word with "…". A date line or view counter at the top is skipped, and a date written
+right after the title on the same line ("Partnership for development 24 March 2022 0:08
+247 ...") ends it. An item without a date is shown as undated, never as published when
+it was stored; one whose text gave only a month is shown as that month.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from monitor.dates import Precision, date_near_top
+
+TITLE_CHARS = 150  # a first line this long or shorter is the title
+HEAD_LINES = 5  # lines looked at for a title
+DATE_IN_LINE = 80  # a date this far into the first line may follow the title
+MIN_TITLE_WORDS = 2  # words before such a date that make a title ("date 2023-03" does not)
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_SENTENCE = re.compile(r"[.!?…؟](?=[\"'»”’)\]]*(?:\s+\S|\s*$))")
+_EDGE = " \t,;:|/·•–—-"
+
+
+def _is_words(line: str) -> bool:
+    return len(_WORD.findall(line)) >= 3
+
+
+def _first_sentence(text: str) -> str:
+    for match in _SENTENCE.finditer(text):
+        end = match.end()
+        if len(_WORD.findall(text[:end])) >= 3:  # not "г." or "St." after a word or two
+            return text[:end]
+    return text
+
+
+def _cut(text: str, limit: int = TITLE_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return head.rstrip(_EDGE + ".") + "…"
+
+
+def title_from_text(text: str) -> str | None:
+    """A title for a text that came without one (see the module docstring)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()][:HEAD_LINES]
+    for line in lines:
+        if not _is_words(line):
+            continue  # "13.01.2026, 13:31 636", "Фото: ..."
+        found = date_near_top(line, limit=DATE_IN_LINE)
+        if found is not None:
+            before = line[: found.start].strip(_EDGE)
+            if len(_WORD.findall(before)) >= MIN_TITLE_WORDS:
+                return _cut(before)
+            after = line[found.end :].strip(_EDGE)
+            line = after if _is_words(after) else line
+        if len(line) <= TITLE_CHARS:
+            return line
+        sentence = _first_sentence(line)
+        return _cut(sentence) if len(sentence) > TITLE_CHARS else sentence.removesuffix(".")
+    return None
+
+
+def item_title(title: str | None, text: str | None) -> str:
+    """The title an item is shown with: its own, else one from its text ("" if none)."""
+    if title and title.strip():
+        return " ".join(title.split())
+    return title_from_text(text or "") or ""
+
+
+MONTHS = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)  # fmt: skip
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def published_label(
+    published: datetime | None, precision: str | None, *, with_time: bool = True
+) -> str:
+    """ "2022-03-24 00:08 UTC", "March 2023" or "undated"."""
+    if published is None:
+        return "undated"
+    value = _utc(published)
+    if precision == "month":
+        return f"{MONTHS[value.month - 1]} {value.year}"
+    return value.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
+
+
+def published_short(published: datetime | None, precision: str | None) -> str:
+    """ "2022-03-24 00:08", "2023-03" or "undated", for tables."""
+    if published is None:
+        return "undated"
+    value = _utc(published)
+    return value.strftime("%Y-%m" if precision == "month" else "%Y-%m-%d %H:%M")
+
+
+def precision_of(published: datetime | None, precision: str | None) -> Precision | None:
+    """The precision an output states: "month", "day" for any full date, None if undated."""
+    if published is None:
+        return None
+    return "month" if precision == "month" else "day"
