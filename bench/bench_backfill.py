@@ -250,7 +250,14 @@ def time_store_calls() -> dict[str, list[float]]:
 
         setattr(owner, name, wrapper)
 
-    for name in ("matching_item", "story_candidates", "insert_item", "mark_urls"):
+    for name in (
+        "matching_item",
+        "story_candidates",
+        "insert_item",
+        "mark_urls",
+        "known_lines",
+        "learn_lines",
+    ):
         timed(Writer, name)
     timed(pipeline, "write_text_file")
     timed(pipeline.Pipeline, "store_documents")

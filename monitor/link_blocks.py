@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 from monitor.dates import is_month_word
@@ -48,6 +49,14 @@ ENTRY_WORDS = 3  # words an entry may carry beside its links (a section, "views"
 HEADING_WORDS = 6  # a block's heading, or what a list keeps besides its entries
 LIST_ENTRIES = 2  # removed entries that make their container a list of links
 
+# Links long enough to hold a headline (three words or more), or thumbnails that may name
+# one, found by libxml2; not inside the elements trafilatura drops whole anyway (a page's
+# menus carry a hundred links not worth a look from Python).
+_CANDIDATES = etree.XPath(
+    "//a[@href][not(ancestor::nav or ancestor::aside or ancestor::footer or ancestor::menu"
+    " or ancestor::form)][(string-length(normalize-space()) >= $chars"
+    " and contains(substring-after(normalize-space(), ' '), ' ')) or @title or .//img[@alt]]"
+)
 _WORD = re.compile(r"[^\W\d_]+")
 # Ends like a sentence: a full stop after a word, maybe inside quotes or brackets.
 _SENTENCE_END = re.compile(r"[^\W\d_][\s\"'»”’)\]]*[.!?…؟।]+[\"'»”’)\]]*\s*$")
@@ -155,7 +164,7 @@ def _find_entries(
 ) -> list[_Entry]:
     entries: dict[HtmlElement, _Entry] = {}
     folded_title = _fold(title) if title else None
-    for link in tree.iter("a"):
+    for link in _CANDIDATES(tree, chars=HEADLINE_CHARS):
         href = (link.get("href") or "").strip()
         if not href or href.startswith(_NOT_PAGES):
             continue

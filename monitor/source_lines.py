@@ -9,7 +9,9 @@ each stored item adds its title and its short lines to the memory.
 A line is only ever removed whole, and never one that ends like a sentence because it
 recurs: articles of one ministry repeat stock sentences ("The meeting was held in a
 friendly atmosphere.") that are their own text. A line that is another item's title goes
-whatever its ending ("What next for the talks?").
+even when it ends with a question or exclamation mark; lines ending with a full stop are
+not looked up at all (a headline does not end with one), which leaves most of a text's
+paragraphs out of the query.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from monitor.store.repo import Writer
 RECUR_ITEMS = 3  # a line on this many earlier items of a source is its furniture
 MAX_LINE_CHARS = 300  # longer lines are paragraphs: never looked up
 FORGET_AFTER = timedelta(days=60)  # a line seen once, this long ago, is forgotten
+FORGET_ONE_IN = 64  # the forgetting runs with one stored item in this many
 
 _SENTENCE_END = re.compile(r"[.!?…؟;][\"'»”’)\]]*$")
+_FULL_STOP = re.compile(r"[.…;][\"'»”’)\]]*$")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -54,11 +58,17 @@ class Recalled:
 
 
 def _lines(text: str) -> list[tuple[str, int | None]]:
-    """Each line with its key, or None when it is too long or has no letter."""
+    """Each line with its key, or None when it is not looked up: too long, no letter, or
+    ending with a full stop."""
     out: list[tuple[str, int | None]] = []
     for line in text.splitlines():
-        short = len(line) <= MAX_LINE_CHARS and _LETTER.search(line) is not None
-        out.append((line, line_key(line) if short else None))
+        stripped = line.rstrip()
+        looked_up = (
+            len(stripped) <= MAX_LINE_CHARS
+            and _FULL_STOP.search(stripped) is None
+            and _LETTER.search(stripped) is not None
+        )
+        out.append((line, line_key(line) if looked_up else None))
     return out
 
 
@@ -68,7 +78,7 @@ def recall(w: Writer, source: str, title: str | None, text: str) -> Recalled:
     lines = _lines(text)
     own = line_key(title) if title and title.strip() else None
     keys = [k for _, k in lines if k is not None]
-    known = w.known_lines(source, keys)
+    known = w.known_lines(source, keys) if keys else {}
     kept: list[str] = []
     for line, key in lines:
         seen = known.get(key) if key is not None else None
@@ -89,5 +99,9 @@ def _is_furniture(line: str, items: int, is_title: bool) -> bool:
 
 
 def learn(w: Writer, source: str, recalled: Recalled) -> None:
-    """Remember the lines and title of an item just stored."""
-    w.learn_lines(source, recalled.keys, recalled.title, utcnow() - FORGET_AFTER)
+    """Remember the lines and title of an item just stored; now and then (with one item in
+    FORGET_ONE_IN, chosen by its title), forget lines long seen on a single item."""
+    forget = recalled.title is not None and recalled.title % FORGET_ONE_IN == 0
+    w.learn_lines(
+        source, recalled.keys, recalled.title, utcnow() - FORGET_AFTER if forget else None
+    )

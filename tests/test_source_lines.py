@@ -4,7 +4,7 @@ are stored and kept out of the texts stored after; stock sentences of its own st
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.config import Settings, Source
@@ -123,3 +123,16 @@ def test_polls_learn_a_sites_lists_that_carry_no_links(web: LocalWeb, tmp_path: 
         listed += len(site.page(n).listed)
         kept += sum(fold(h) in lines for h in site.page(n).listed)
     assert kept < listed / 2, (kept, listed)
+
+
+def test_lines_seen_once_are_forgotten_after_a_while_titles_and_repeats_are_not(
+    db_url: str,
+) -> None:
+    store = Store.open(db_url)
+    with store.writing() as w:
+        w.learn_lines("s", [1, 2], title=3)
+        w.learn_lines("s", [2], title=None)
+    with store.writing() as w:
+        w.learn_lines("s", [], title=None, forget_before=datetime.now(UTC) + timedelta(days=1))
+        assert w.known_lines("s", [1, 2, 3]) == {2: (2, False), 3: (0, True)}
+    store.close()

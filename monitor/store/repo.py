@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import Connection, Engine, Insert, bindparam, case, delete, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -458,35 +459,28 @@ class Writer:
         return {key: (pages, title) for key, pages, title in self.conn.execute(q)}
 
     def learn_lines(
-        self, source: str, keys: Sequence[int], title: int | None, forget_before: datetime
+        self,
+        source: str,
+        keys: Sequence[int],
+        title: int | None,
+        forget_before: datetime | None = None,
     ) -> None:
         """Count one more item of ``source`` carrying each of ``keys``; mark ``title`` as
-        an item's title; forget lines (of any source) seen on one item only, last before
-        ``forget_before``: the index on last_seen keeps that a short range scan."""
+        an item's title. With ``forget_before``, also forget lines (of any source) seen on
+        one item only, last before then: the index on last_seen keeps that a short scan."""
         now = utcnow()
-        table = SourceLine.__table__  # type: ignore[attr-defined]
-        upsert = (
-            postgresql_insert(table)
-            if self.conn.dialect.name == "postgresql"
-            else sqlite_insert(table)
-        )
-        if keys:
-            counted = upsert.on_conflict_do_update(
-                index_elements=["source", "key"],
-                set_={"pages": table.c.pages + 1, "last_seen": upsert.excluded.last_seen},
-            )
-            rows = [
-                {"source": source, "key": k, "pages": 1, "title": False, "last_seen": now}
-                for k in dict.fromkeys(keys)
-            ]
-            self.conn.execute(counted, rows)
+        rows = {
+            k: {"source": source, "key": k, "pages": 1, "title": False, "last_seen": now}
+            for k in keys
+        }
         if title is not None:
-            marked = upsert.on_conflict_do_update(
-                index_elements=["source", "key"],
-                set_={"title": True, "last_seen": upsert.excluded.last_seen},
-            )
-            row = {"source": source, "key": title, "pages": 0, "title": True, "last_seen": now}
-            self.conn.execute(marked, [row])
+            rows.setdefault(title, {"source": source, "key": title, "pages": 0, "last_seen": now})[
+                "title"
+            ] = True
+        if rows:
+            self.conn.execute(_learn_lines(self.conn.dialect.name), list(rows.values()))
+        if forget_before is None:
+            return
         self.conn.execute(
             delete(SourceLine).where(
                 col(SourceLine.last_seen) < forget_before,
@@ -584,6 +578,21 @@ class Writer:
             )
             if self.conn.execute(q.limit(1)).first() is None:
                 alert.id = _insert_row(self.conn, alert)
+
+
+@lru_cache(maxsize=2)
+def _learn_lines(dialect: str) -> Insert:
+    """The upsert adding items to lines already known (built once: it runs per article)."""
+    table = SourceLine.__table__  # type: ignore[attr-defined]
+    upsert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return upsert.on_conflict_do_update(
+        index_elements=["source", "key"],
+        set_={
+            "pages": table.c.pages + upsert.excluded.pages,
+            "title": table.c.title | upsert.excluded.title,
+            "last_seen": upsert.excluded.last_seen,
+        },
+    )
 
 
 def _insert_row(conn: Connection, obj: SQLModel) -> int:
