@@ -8,7 +8,8 @@ page with "latest", "related" and "most read" blocks whose headings are absent o
 unlike any list in the code, some between paragraphs) and measures three paths:
 
   extract   monitor.extract.extract on every page: the structural removal alone, as on
-            the first page of a source nothing is known about
+            the first page of a source nothing is known about (and, for comparison, the
+            same without the link-block pass)
   poll      each site's pages in publication order, each stored on its own through
             Pipeline.store_document into a new SQLite database (the line memory starts
             empty): every "latest" block lists the articles published just before
@@ -23,8 +24,10 @@ headline; the article's own paragraphs, even one quoting a headline, do not coun
 paragraph recall (share of the articles' paragraphs found whole). Then the cost of the
 link-block pass: extraction time per page with and without it, on one core.
 
---sealed runs the same on the sealed set (bench/sealed_pages.py: four other templates,
-other headings, another seed), which is never used for tuning; report its figures apart.
+--sealed runs the same on the sealed sets of bench/sealed_pages.py (four other templates
+each, other headings, other seeds: blocks in sections of their own, blocks inside the
+article's container, and a late set written after a fix), never used for tuning; report
+their figures apart.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,24 +151,32 @@ def run_store(
     return tally
 
 
-def timing(all_pages: Sequence[Page], repeat: int) -> tuple[float, float]:
-    """Median ms per page of extract with and without the link-block pass, one core."""
+@contextmanager
+def _without_link_blocks() -> Iterator[None]:
+    original: Callable[..., int] = extract_module.drop_link_blocks
+    extract_module.drop_link_blocks = lambda *a, **k: 0  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        extract_module.drop_link_blocks = original  # type: ignore[assignment]
+
+
+def timing(all_pages: Sequence[tuple[str, str]], repeat: int) -> tuple[float, float]:
+    """Median CPU ms per page of extract with and without the link-block pass, one core,
+    the two runs alternating; pages as (html, url)."""
 
     def run() -> float:
-        start = time.perf_counter()
-        for page in all_pages:
-            extract(page.html, page.url)
-        return (time.perf_counter() - start) * 1000 / len(all_pages)
+        start = time.process_time()
+        for html, url in all_pages:
+            extract(html, url)
+        return (time.process_time() - start) * 1000 / len(all_pages)
 
+    run()  # warm-up: lazy imports and caches
     with_pass, without = [], []
-    original: Callable[..., int] = extract_module.drop_link_blocks
     for _ in range(repeat):
-        with_pass.append(run())
-        extract_module.drop_link_blocks = lambda *a, **k: 0  # type: ignore[assignment]
-        try:
+        with _without_link_blocks():
             without.append(run())
-        finally:
-            extract_module.drop_link_blocks = original  # type: ignore[assignment]
+        with_pass.append(run())
     return statistics.median(with_pass), statistics.median(without)
 
 
@@ -172,31 +184,27 @@ def _row(name: str, t: Tally) -> str:
     return f"| {name} | {t.pages} | {t.leak:.1%} | {t.recall:.3f} |"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--per-site", type=int, default=6, help="pages measured per site")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--sealed", action="store_true", help="the sealed set only")
-    parser.add_argument("--repeat", type=int, default=3, help="timing runs")
-    args = parser.parse_args()
-
-    if args.sealed:
-        from bench.sealed_pages import HEADINGS, SEED
-        from bench.sealed_pages import TEMPLATES as SEALED
-
-        templates, seed, headings = SEALED, SEED, HEADINGS
-    else:
-        templates, seed, headings = TEMPLATES, args.seed, "headings"
-    generated = pages(seed, per_site=args.per_site, templates=templates, headings=headings)
+def measure(
+    label: str, templates: dict[str, Render], seed: int, headings: str, per_site: int
+) -> list[Page]:
+    """Print leak and recall on one set of sites; the pages, for timing."""
+    generated = pages(seed, per_site=per_site, templates=templates, headings=headings)
     print(
-        f"{len(templates)} templates x {len(LANGUAGES)} languages, {len(generated)} pages "
-        f"({'sealed set' if args.sealed else 'development set'}, seed {seed})\n"
+        f"## {label}: {len(templates)} templates x {len(LANGUAGES)} languages, "
+        f"{len(generated)} pages, seed {seed}\n"
     )
     total, by_template, by_language = run_extract(generated)
-    poll = run_store(templates, seed, headings, backfill=False, per_site=args.per_site)
-    backfill = run_store(templates, seed, headings, backfill=True, per_site=args.per_site)
+    with _without_link_blocks():
+        before, _, _ = run_extract(generated)
+    poll = run_store(templates, seed, headings, backfill=False, per_site=per_site)
+    backfill = run_store(templates, seed, headings, backfill=True, per_site=per_site)
     print("| path | pages | leak | paragraph recall |\n|---|---:|---:|---:|")
-    for name, tally in (("extract", total), ("poll", poll), ("backfill", backfill)):
+    for name, tally in (
+        ("extract, without the link-block pass", before),
+        ("extract", total),
+        ("poll", poll),
+        ("backfill", backfill),
+    ):
         print(_row(name, tally))
     print("\n| template | pages | leak | paragraph recall |\n|---|---:|---:|---:|")
     for name, tally in sorted(by_template.items()):
@@ -209,20 +217,65 @@ def main() -> None:
         print("\nleaking lines, for example:")
         for line in examples[:10]:
             print("  ", line)
-    if not args.sealed:
-        print("\nlists without links (line memory only):\n")
+    print()
+    return generated
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--per-site", type=int, default=6, help="pages measured per site")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--sealed", action="store_true", help="the sealed sets only")
+    parser.add_argument("--repeat", type=int, default=3, help="timing runs")
+    parser.add_argument(
+        "--heavy",
+        type=Path,
+        metavar="DIR",
+        help="also time the pass on the .html pages of DIR (e.g. bench/out/backfill_site, "
+        "written by bench_backfill.py: 40-80 KB pages with large menus), 400 at most",
+    )
+    args = parser.parse_args()
+
+    if args.sealed:
+        from bench.sealed_pages import (
+            FINAL,
+            FINAL_SEED,
+            HEADINGS,
+            IN_BODY,
+            IN_BODY_SEED,
+            LATE,
+            LATE_SEED,
+            SEED,
+        )
+        from bench.sealed_pages import TEMPLATES as SEALED
+
+        measure("sealed, blocks in sections of their own", SEALED, SEED, HEADINGS, args.per_site)
+        measure("sealed, blocks inside the article", IN_BODY, IN_BODY_SEED, HEADINGS, args.per_site)
+        measure("late sealed set", LATE, LATE_SEED, HEADINGS, args.per_site)
+        generated = measure("final sealed set", FINAL, FINAL_SEED, HEADINGS, args.per_site)
+    else:
+        generated = measure("development set", TEMPLATES, args.seed, "headings", args.per_site)
+        print("## lists without links (line memory only)\n")
         print("| path | pages | leak | paragraph recall |\n|---|---:|---:|---:|")
-        linkless, _, _ = run_extract(pages(seed, per_site=args.per_site, templates=LINKLESS))
+        linkless, _, _ = run_extract(pages(args.seed, per_site=args.per_site, templates=LINKLESS))
         print(_row("extract", linkless))
         for backfilled in (False, True):
-            tally = run_store(LINKLESS, seed, headings, backfill=backfilled, per_site=args.per_site)
+            tally = run_store(
+                LINKLESS, args.seed, "headings", backfill=backfilled, per_site=args.per_site
+            )
             print(_row("backfill" if backfilled else "poll", tally))
-    with_pass, without = timing(generated, args.repeat)
-    print(
-        f"\nextract per page, one core, median of {args.repeat}: {with_pass:.2f} ms with the "
-        f"link-block pass, {without:.2f} ms without: +{with_pass - without:.2f} ms "
-        f"(x{with_pass / without:.3f})"
-    )
+    sets = [("generated pages", [(p.html, p.url) for p in generated])]
+    if args.heavy:
+        files = sorted(args.heavy.rglob("*.html"))[:400]
+        heavy = [(f.read_text(encoding="utf-8"), f"http://127.0.0.1/{f.name}") for f in files]
+        sets.append((f"{len(heavy)} pages of {args.heavy}", heavy))
+    for name, chosen in sets:
+        with_pass, without = timing(chosen, args.repeat)
+        print(
+            f"\nextract per page ({name}), one core, CPU time, median of {args.repeat}: "
+            f"{with_pass:.2f} ms with the link-block pass, {without:.2f} ms without: "
+            f"{with_pass - without:+.2f} ms (x{with_pass / without:.3f})"
+        )
 
 
 if __name__ == "__main__":

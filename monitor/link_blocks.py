@@ -45,8 +45,7 @@ _NOT_PAGES = ("#", "javascript:", "mailto:", "tel:", "data:")
 
 HEADLINE_WORDS = 3  # a link is a headline when its text has this many words ...
 HEADLINE_CHARS = 15  # ... and this many characters
-ENTRY_WORDS = 3  # words an entry may carry beside its links (a section, "views", a label)
-HEADING_WORDS = 6  # a block's heading, or what a list keeps besides its entries
+HEADING_WORDS = 6  # a heading's words: beside an entry's link, or left of a list
 LIST_ENTRIES = 2  # removed entries that make their container a list of links
 
 # Links long enough to hold a headline (three words or more), or thumbnails that may name
@@ -60,8 +59,8 @@ _CANDIDATES = etree.XPath(
 _WORD = re.compile(r"[^\W\d_]+")
 # Ends like a sentence: a full stop after a word, maybe inside quotes or brackets.
 _SENTENCE_END = re.compile(r"[^\W\d_][\s\"'»”’)\]]*[.!?…؟।]+[\"'»”’)\]]*\s*$")
-# Prose: four words and a sentence end (dates such as "24 марта 2022 г." have fewer words).
-_PROSE = re.compile(r"(?:[^\W\d_]{2,}[^\w.!?…؟]+){3,}[^\W\d_]{2,}[\"'»”’)\]]*[.!?…؟]")
+# Prose: four words in a row and a sentence end ("24 марта 2022 г." is not: digits).
+_PROSE = re.compile(r"(?:[^\W\d_]+[^\w.!?…؟]+){3,}[^\W\d_]+[\"'»”’)\]]*[.!?…؟]")
 
 
 @dataclass
@@ -118,28 +117,36 @@ def _entry_block(link: HtmlElement) -> HtmlElement:
     return node
 
 
-def _is_sentence(text: str, label: str) -> bool:
-    """Whether an entry's text is a sentence around its link ("Recall: «…»." or "As the
-    agency wrote in “…”, the talks go on."): words before the link and a sentence end."""
-    at = text.find(label)
-    if at < 0:
-        return bool(_PROSE.search(text))
-    before, after = text[:at], text[at + len(label) :]
+_LINK = "\x00"  # stands for a link's text in an entry's text
+
+
+def _is_sentence(before: str, after: str) -> bool:
+    """Whether a link stands in a sentence ("Recall: «…»." or "As the agency wrote in
+    “…”, the talks go on.", or a sentence that opens with a link): words before it and a
+    sentence end or more words after it, or words after it up to a sentence end. Only the
+    text between the link and the entry's other links counts."""
+    # The link's own text ends in a word: "x" stands for it before what follows.
+    ends = _SENTENCE_END.search("x" + after) is not None
     if _real_words(before) == 0:
-        return False
-    return bool(_SENTENCE_END.search(label[-1:] + after)) or _real_words(after) >= 2
+        return ends and _real_words(after) >= 2
+    return ends or _real_words(after) >= 2
 
 
 def _is_entry(entry: _Entry) -> bool:
-    """A block holding headline links and little else: no sentence, a few words at most."""
+    """A block holding headline links and little else: no sentence around them, and beside
+    them no more words than a heading (a label, a section, a counter word) and one label per
+    further link ("Latest: H1 | H2 | H3")."""
     text = _text(entry.block)
-    rest = text
     for link in entry.block.iter("a"):
         for label in _labels(link):
-            rest = rest.replace(label, " ", 1)
-    if _real_words(rest) > ENTRY_WORDS:
+            text = text.replace(label, _LINK, 1)
+    rest = text.replace(_LINK, " ")
+    links = text.count(_LINK)
+    if _real_words(rest) > HEADING_WORDS + links - 1 or _PROSE.search(rest):
         return False
-    return not any(_is_sentence(text, label) for label in entry.labels)
+    gaps = text.split(_LINK)  # the text before the first link, between links, after the last
+    pairs = [(gaps[i], gaps[i + 1]) for i in range(len(gaps) - 1)] + [(gaps[0], gaps[-1])]
+    return not any(_is_sentence(before, after) for before, after in pairs)
 
 
 def _is_leftover(text: str, entries: int) -> bool:

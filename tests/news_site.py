@@ -568,8 +568,8 @@ def inline(ctx: Context) -> str:
     def reads(b: Block) -> dict[int, str]:
         n = len(ctx.article.html)
         out: dict[int, str] = {}
+        label = f"<b>{escape(b.heading)}:</b> " if b.heading else ""
         for e in b.entries[:2]:
-            label = f"<b>{escape(b.heading)}:</b> " if b.heading else ""
             form = w.rng.choice(
                 (
                     f"<p>{label}{ctx.link(e.article)}</p>",
@@ -577,6 +577,11 @@ def inline(ctx: Context) -> str:
                 )
             )
             out[w.rng.randint(0, max(0, n - 2))] = form
+        if len(b.entries) > 3:  # several headlines on one line
+            line = w.rng.choice((" · ", " | ", "<br>")).join(
+                ctx.link(e.article) for e in b.entries[2:]
+            )
+            out[w.rng.randint(0, max(0, n - 2))] = f"<p>{label}{line}</p>"
         return out
 
     def ranked(b: Block) -> str:

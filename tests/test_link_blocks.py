@@ -155,3 +155,21 @@ def test_a_short_article_followed_by_links_in_its_own_container_is_extracted() -
         "Министр иностранных дел провёл в Джидде переговоры с генеральным секретарём "
         "Организации исламского сотрудничества."
     )
+
+
+def test_several_headlines_in_one_line_go_but_a_sentence_citing_two_stays() -> None:
+    h = [
+        '<a href="/ru/news/1">Курс тенге укрепился к доллару</a>',
+        '<a href="/ru/news/2">Экспорт зерна вырос на четверть</a>',
+        '<a href="/ru/news/3">На границе открылся новый пункт пропуска</a>',
+    ]
+    html = _page(
+        PARAGRAPH
+        + f"<div><span>Читайте у нас</span> {h[0]} <span>|</span> {h[1]} | {h[2]}</div>"
+        + f"<p><em>Коротко о главном за день</em><br>{h[0]}<br>{h[1]}<br>{h[2]}</p>"
+        + f"<p>Ранее мы писали о том, что «{h[0]}» и «{h[1]}».</p>"
+    )
+    kept = _kept(html)
+    assert "Читайте у нас" not in kept and "Коротко о главном" not in kept
+    assert "пункт пропуска" not in kept
+    assert "Ранее мы писали о том, что «Курс тенге укрепился к доллару» и «Экспорт" in kept
