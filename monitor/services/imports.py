@@ -17,6 +17,7 @@ from monitor.pipeline import Document, Pipeline, PollReport
 
 log = logging.getLogger("monitor.import")
 
+
 def import_dir(pipeline: Pipeline, folder: Path, source: Source) -> PollReport:
     """Store every *.txt file of `folder` as an item; a file that is not text is counted
     as an error and skipped."""
