@@ -11,7 +11,7 @@ unlike any list in the code, some between paragraphs) and measures three paths:
             the first page of a source nothing is known about (and, for comparison, the
             same without the link-block pass)
   poll      each site's pages in publication order, each stored on its own through
-            Pipeline.store_document into a new SQLite database (the line memory starts
+            Articles.store_documents into a new SQLite database (the line memory starts
             empty): every "latest" block lists the articles published just before
   backfill  every page as a later crawl sees it (every "latest" block lists the site's
             newest articles), stored newest first in batches of 50 as backfill does
@@ -46,9 +46,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import monitor.extract as extract_module  # noqa: E402
+from monitor.articles import Document, StoreOptions, ToStore  # noqa: E402
 from monitor.config import Settings, Source, StorageSettings  # noqa: E402
 from monitor.extract import Extracted, extract  # noqa: E402
-from monitor.pipeline import Document, Pipeline, PollReport, ToStore  # noqa: E402
+from monitor.pipeline import Pipeline  # noqa: E402
 from monitor.store.repo import Store  # noqa: E402
 from tests.news_site import (  # noqa: E402
     LANGUAGES,
@@ -131,19 +132,18 @@ def run_store(
                 chosen = [site.page(i, newest=backfill) for i in order]
                 if backfill:
                     chosen.reverse()
-                report = PollReport(source.name)
                 todo = [(p, _document(p, source)) for p in chosen]
-                if backfill:
-                    batch = [ToStore(d, report) for _, d in todo if d is not None]
-                    items = pipeline.store_documents(batch, allow_alerts=False, backfilled=True)
-                    stored = {i.url: i.text for i in items if i is not None}
-                else:
-                    stored = {}
-                    for _, doc in todo:
-                        if doc is not None:
-                            item = pipeline.store_document(doc, report, allow_alerts=False)
-                            if item is not None:
-                                stored[item.url] = item.text
+                docs = [d for _, d in todo if d is not None]
+                options = StoreOptions(alerts=False, backfilled=backfill)
+                # A backfill writes a batch per transaction, a poll one article at a time.
+                batches = [docs] if backfill else [[d] for d in docs]
+                ids = [
+                    o.item_id
+                    for batch in batches
+                    for o in pipeline.articles.store_documents([ToStore(d, options) for d in batch])
+                    if o.item_id is not None
+                ]
+                stored = {i.url: i.text for i in map(store.item, ids) if i is not None}
                 step = max(1, len(chosen) // per_site)
                 for page, _ in todo[::step]:
                     tally.add(page, stored.get(page.url, ""))

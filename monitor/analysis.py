@@ -85,6 +85,7 @@ def analyse_page(
     feed_date: datetime | None,
     language_hint: str | None,
     title_hint: str | None,
+    classifier: Classifier | None,
 ) -> PageResult:
     """Decode (as FetchResult.text does), extract and analyse one fetched page."""
     html = content.decode(encoding or "utf-8", errors="replace")
@@ -92,7 +93,19 @@ def analyse_page(
     if ext is None or not ext.text.strip():
         return PageResult(ext, None)
     title, language = ext.title or title_hint, ext.language or language_hint
-    return PageResult(ext, analyse(title, ext.text, language, _classifier))
+    return PageResult(ext, analyse(title, ext.text, language, classifier))
+
+
+def analyse_in_worker(
+    content: bytes,
+    encoding: str | None,
+    url: str,
+    feed_date: datetime | None,
+    language_hint: str | None,
+    title_hint: str | None,
+) -> PageResult:
+    """``analyse_page`` in a pool worker, with the worker's own classifier."""
+    return analyse_page(content, encoding, url, feed_date, language_hint, title_hint, _classifier)
 
 
 def ready() -> bool:

@@ -1,18 +1,23 @@
-"""Filling gaps: the backfill's routes (sitemaps, listing pages, archive patterns) run
-over the dates a poll could not see, at low priority, one gap at a time."""
+"""Filling the gaps a poll could not: its catch-up failed to read a route (a sitemap that
+answered 503) or stopped at ``max_items_per_poll``. The backfill's reading runs over the
+gap's dates at low priority, one gap at a time, and what it finds alerts marked late."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from monitor.alerts.operator import queue_operator_alert
-from monitor.backfill import Backfill, DateRange
+from monitor.backfill import Backfill
 from monitor.config import Settings
+from monitor.coverage import UNREACHABLE, give_up_gap
 from monitor.pipeline import Pipeline
+from monitor.sources import DateRange
 from monitor.store.models import Gap
 
 log = logging.getLogger("monitor.catchup")
+
+LIST_KINDS = ("feed_", "listing_", "sitemap_")  # a list that could not be read, by reason
 
 
 @dataclass(frozen=True)
@@ -30,23 +35,27 @@ def late_reason(gap: Gap) -> str:
     )
 
 
-async def fill_gaps(pipeline: Pipeline, settings: Settings) -> list[GapOutcome]:
-    """Try every open gap once; close it as filled or unrecoverable."""
+async def fill_gaps(
+    pipeline: Pipeline, settings: Settings, names: Collection[str] | None = None
+) -> list[GapOutcome]:
+    """Try every open gap (of the sources in `names`, default all) once; close it as
+    filled or unrecoverable."""
     store = pipeline.store
     outcomes = []
     sources = {s.name: s for s in settings.sources if s.enabled}
     for gap in store.gaps(status="open"):
         source = sources.get(gap.source)
-        if source is None or gap.id is None:
+        if source is None or gap.id is None or (names is not None and gap.source not in names):
             continue
         window = DateRange(gap.start.date(), gap.end.date())
         # workers=0: extraction stays in this process; catch-up must not crowd out polls.
         run = Backfill(pipeline, window, alerts=True, workers=0, late=late_reason(gap))
         result = await run.run([source])
         rep = result.reports[0]
-        if rep.error:
-            log.warning("%s: catch-up of gap %s failed: %s", gap.source, gap.id, rep.error)
-            outcomes.append(GapOutcome(gap, "error", 0, rep.error))
+        failed = rep.error or ", ".join(k for k in rep.errors if k.startswith(LIST_KINDS))
+        if failed:
+            log.warning("%s: catch-up of gap %s failed: %s", gap.source, gap.id, failed)
+            outcomes.append(GapOutcome(gap, "error", 0, failed))
             continue  # stays open; tried again next round
         found = rep.stored + rep.duplicates
         reached = rep.oldest_listed is not None and rep.oldest_listed <= gap.start.date()
@@ -58,13 +67,6 @@ async def fill_gaps(pipeline: Pipeline, settings: Settings) -> list[GapOutcome]:
             )
             outcomes.append(GapOutcome(gap, "filled", rep.stored, route))
             continue
-        why = "no sitemap, listing pagination or archive pattern reaches that far back"
-        store.close_gap(gap.id, status="unrecoverable", items_found=0, route=why)
-        queue_operator_alert(
-            store, settings, source=gap.source, event="gap", episode=gap.id,
-            message=f"Articles of {gap.source} published between {gap.start:%Y-%m-%d %H:%M} "
-            f"and {gap.end:%Y-%m-%d %H:%M} UTC were never seen and cannot be recovered: {why}.",
-        )  # fmt: skip
-        log.warning("%s: gap %s is unrecoverable: %s", gap.source, gap.id, why)
-        outcomes.append(GapOutcome(gap, "unrecoverable", 0, why))
+        give_up_gap(store, settings, gap)
+        outcomes.append(GapOutcome(gap, "unrecoverable", 0, UNREACHABLE))
     return outcomes

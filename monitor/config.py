@@ -100,6 +100,9 @@ class DeliverySettings(_Strict):
     lease: Duration = timedelta(minutes=5)  # a claimed alert is retried after this if unsent
     every: Duration = timedelta(seconds=5)  # how often the daemon looks for due alerts
     timeout: Duration = timedelta(seconds=30)
+    # A failing channel is tried with one queued alert at least this often, whatever the
+    # alerts' own backoff; when one gets through, all the channel's queued alerts are due.
+    probe_every: Duration = timedelta(seconds=30)
 
 
 class StorySettings(_Strict):

@@ -2,8 +2,9 @@
 
 A feed or listing shows only its newest entries. When everything a poll returns is new
 and even its oldest entry is newer than the newest item stored before, the source
-published more than one window's worth since the last look: the articles in between were
-never seen. That stretch is a gap; the daemon's catch-up tries to fill it.
+published more than one window's worth since the last look; the poll then reads further
+back (pipeline.py). What no route reached is a gap: left open when reading failed, for the
+daemon's catch-up to try again, or given up at once with an operator alert.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.config import Settings, Source
+from monitor.alerts.operator import queue_operator_alert
+from monitor.config import Settings
 from monitor.sources import Entry
-from monitor.store.models import Gap, SourceState, utcnow
+from monitor.store.models import Gap
 from monitor.store.repo import Store
 
 log = logging.getLogger("monitor.coverage")
+
+UNREACHABLE = "no feed paging, listing pagination or sitemap reaches that far back"
 
 
 def feed_window(entries: list[Entry]) -> timedelta | None:
@@ -29,34 +33,27 @@ def feed_window(entries: list[Entry]) -> timedelta | None:
     return max(dates) - min(dates)
 
 
-def observe_poll(
-    store: Store, source: Source, before: SourceState, entries: list[Entry], fresh: set[str]
-) -> Gap | None:
-    """Record the poll's window; open a gap when the window overflowed since the last poll.
-
-    Call before the new entries are stored: the comparison is with what was stored before.
-    """
-    window = feed_window(entries)
-    store.set_window(source.name, window.total_seconds() / 3600 if window else None)
-    if before.polls == 0 or not entries or any(e.url not in fresh for e in entries):
-        return None  # a first poll, or the window still overlaps what we have
-    dated = [e.published for e in entries if e.published]
-    newest_stored = store.newest_published(source.name)
-    if dated and newest_stored:
-        start, end = newest_stored, min(dated)
-        if end <= start:
-            return None
-    elif before.last_success_at:
-        # Undated entries: all that is known is that nothing listed was seen before.
-        start, end = before.last_success_at, utcnow()
-    else:
-        return None
-    gap = store.open_gap(source.name, start, end)
+def open_gap(store: Store, source: str, start: datetime, end: datetime) -> Gap:
+    """Record that nothing of `source` published between `start` and `end` was seen."""
+    gap = store.open_gap(source, start, end)
     log.warning(
-        "%s: every entry is new; nothing was seen between %s and %s (gap %s)",
-        source.name, f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}", gap.id,
+        "%s: nothing was seen between %s and %s (gap %s)",
+        source, f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}", gap.id,
     )  # fmt: skip
     return gap
+
+
+def give_up_gap(store: Store, settings: Settings, gap: Gap) -> None:
+    """Close a gap no route reaches, with one operator alert naming the source and dates."""
+    assert gap.id is not None
+    store.close_gap(gap.id, status="unrecoverable", items_found=0, route=UNREACHABLE)
+    queue_operator_alert(
+        store, settings, source=gap.source, event="gap", episode=gap.id,
+        message=f"Articles of {gap.source} published between {gap.start:%Y-%m-%d %H:%M} "
+        f"and {gap.end:%Y-%m-%d %H:%M} UTC were never seen and cannot be recovered: "
+        f"{UNREACHABLE}.",
+    )  # fmt: skip
+    log.warning("%s: gap %s is unrecoverable: %s", gap.source, gap.id, UNREACHABLE)
 
 
 @dataclass

@@ -33,6 +33,7 @@ from trafilatura.utils import load_html
 from monitor.dates import DateMatch, find_date_in_text, iter_dates, parse_date
 from monitor.language import detect
 from monitor.link_blocks import drop_link_blocks
+from monitor.urls import url_date
 
 BOILERPLATE_FILE = "data/boilerplate.toml"
 
@@ -67,10 +68,6 @@ PUBLISHED_META_KEYS = (
 )
 
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—:»·-]\s+|\s*::\s*")
-_URL_DATE = (
-    re.compile(r"/((?:19|20)\d{2})/([01]?\d)/([0-3]?\d)(?:/|$|\D)"),
-    re.compile(r"(?<!\d)((?:19|20)\d{2})-([01]\d)-([0-3]\d)(?!\d)"),
-)
 _PROSE_END = re.compile(r"[.!?…؟۔][\"'»”’)]*$")
 _SENTENCE_INSIDE = re.compile(r"[.!?]\s+\S")
 _APOSTROPHES = str.maketrans({c: "'" for c in "‘’ʻʼ`´ʹ"})
@@ -339,19 +336,10 @@ def metadata_date(tree: HtmlElement) -> datetime | None:
     return None
 
 
-def date_from_url_path(url: str) -> datetime | None:
-    """A date written in the URL path as /YYYY/MM/DD/ or YYYY-MM-DD."""
-    path = urlsplit(url).path
-    for pattern in _URL_DATE:
-        match = pattern.search(path)
-        if match:
-            year, month, day = (int(g) for g in match.groups())
-            try:
-                value = datetime(year, month, day, tzinfo=UTC)
-            except ValueError:
-                continue
-            return parse_date(value.isoformat())  # applies the plausibility range
-    return None
+def date_from_url(url: str) -> datetime | None:
+    """A full date written in the article's URL, as midnight UTC of that day."""
+    day = url_date(url)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
 
 
 _INVISIBLE = frozenset({"script", "style", "noscript", "template"})
@@ -561,7 +549,7 @@ def extract(
     published = (
         declared_date
         or _as_utc(feed_date)
-        or date_from_url_path(url)
+        or date_from_url(url)
         or date_beside_title(_visible_text(tree), title)
         or find_date_in_text(document.text, language)
     )

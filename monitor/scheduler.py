@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.alerts.dispatcher import DispatcherSettings, dispatch_due
 from monitor.config import ConfigError, Settings, Source, load_settings
 from monitor.metrics import Metrics
+from monitor.pipeline import PollReport
 from monitor.runtime import Runtime
 from monitor.store.db import DB_UNAVAILABLE, db_reason
 from monitor.watch import after_poll, check_silence
@@ -70,6 +71,7 @@ class Daemon:
         self.http = http
         self.metrics = Metrics()
         self.stop_event = asyncio.Event()
+        self.deliver_now = asyncio.Event()
         self.inflight: set[asyncio.Task[object]] = set()
         self.polling: dict[str, tuple[timedelta, float]] = {}  # source -> (lease TTL, renewed)
         self.intervals: dict[str, timedelta] = {}  # adaptive intervals now in force
@@ -114,7 +116,7 @@ class Daemon:
             # Renewed from the end of the poll: the next tick is one interval from now.
             self.rt.store.acquire_lease(name, self.owner, lease_ttl(source))
             if source.adaptive and report.ok:
-                self._adapt(source, report.stored)
+                self._adapt(source, report)
             job = self.scheduler.get_job(name)
             self.rt.store.set_next_poll(name, job.next_run_time if job else None)
             outcome = "not_modified" if report.not_modified else ("ok" if report.ok else "error")
@@ -125,6 +127,8 @@ class Daemon:
             if report.ok:
                 self.metrics.last_success.labels(name).set(datetime.now(UTC).timestamp())
             after_poll(self.rt.store, self.settings, source, report)
+            if report.queued_alerts:
+                self.deliver_now.set()  # new alerts go out now, not at the next round
         except DB_UNAVAILABLE as e:
             # Nothing is lost: what was not stored is not marked seen, so the next poll
             # fetches it again.
@@ -173,15 +177,7 @@ class Daemon:
                 log.warning("%s: lease lost to another daemon during a poll", name)
 
     def dispatcher_settings(self) -> DispatcherSettings:
-        d = self.settings.delivery
-        return DispatcherSettings(
-            base_delay=d.base_delay,
-            max_delay=d.max_delay,
-            max_age=d.max_age,
-            lease=d.lease,
-            timeout=d.timeout.total_seconds(),
-            interval=d.every.total_seconds(),
-        )
+        return DispatcherSettings.of(self.settings.delivery)
 
     async def _catchup_job(self) -> None:
         """Fill open gaps; one daemon at a time, never two rounds at once."""
@@ -198,11 +194,10 @@ class Daemon:
         except Exception:
             log.exception("gap catch-up failed; will retry")
 
-    def _adapt(self, source: Source, new_items: int) -> None:
-        assert self.rt is not None
+    def _adapt(self, source: Source, report: PollReport) -> None:
         current = self.intervals.get(source.name, source.interval)
-        window = self.rt.store.source_state(source.name).window_hours
-        nxt = next_interval(source, current, new_items=new_items, window_hours=window)
+        window = report.state.window_hours if report.state else None
+        nxt = next_interval(source, current, new_items=report.stored, window_hours=window)
         if abs((nxt - current).total_seconds()) >= 1:
             self.intervals[source.name] = nxt
             job = self.scheduler.get_job(source.name)
@@ -213,6 +208,7 @@ class Daemon:
     async def _dispatch_loop(self) -> None:
         assert self.rt is not None
         while not self.stop_event.is_set():
+            self.deliver_now.clear()  # a poll that queues alerts from here on wakes the next
             try:
                 report = await dispatch_due(
                     self.rt.store, self.settings, dsettings=self.dispatcher_settings()
@@ -226,8 +222,18 @@ class Daemon:
                 log.exception("alert dispatch failed; will retry")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self.stop_event.wait(), self.settings.delivery.every.total_seconds()
+                    self._next_round(), self.settings.delivery.every.total_seconds()
                 )
+
+    async def _next_round(self) -> None:
+        """Until the daemon stops or a poll queues alerts."""
+        stop = asyncio.ensure_future(self.stop_event.wait())
+        wake = asyncio.ensure_future(self.deliver_now.wait())
+        try:
+            await asyncio.wait({stop, wake}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            wake.cancel()
 
     # --- reload and stop ----------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""URL helpers: one canonical form per article URL, so a link seen twice is known once.
+"""URL helpers: one canonical form per article URL, so a link seen twice is known once, and
+the publication date an article URL states ("/2024/03/05/", "2024-03-05-slug", "?date=").
 
 Written here rather than taken from courlan (installed with trafilatura), whose
 `normalize_url` and `is_external` are made for crawl frontiers, not for keys that must stay
@@ -12,7 +13,9 @@ rows), so any change to this form makes known articles look new once.
 
 from __future__ import annotations
 
+import calendar
 import re
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 # Query parameters that only say where a click came from. Matched case-insensitively on the
@@ -68,6 +71,17 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 # Characters left as they are in a path or query: unreserved, reserved and "%".
 _KEEP = _UNRESERVED | frozenset(":/?#[]@!$&'()*+,;=%")
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+EARLIEST_URL_YEAR = 1995  # no news site dated its URLs before the web had news sites
+# Dates in article URLs, most specific first. Each needs a separator or the end after it,
+# so "/2024/03/051234" or "/20240305123" (numeric ids) are not read as dates.
+_URL_DATE_PATTERNS = (
+    re.compile(r"/(\d{4})/(\d{1,2})/(\d{1,2})(?=[/_.-]|$)"),
+    re.compile(r"(?<![\d])(\d{4})-(\d{2})-(\d{2})(?=[/_.-]|$)"),
+    re.compile(r"/(\d{4})(\d{2})(\d{2})(?=[/_.-]|$)"),
+)
+_QUERY_DATE = re.compile(r"(?:^|&)[^=&]*=(\d{4})-(\d{2})-(\d{2})(?=&|$)")
+_URL_MONTH = re.compile(r"/(\d{4})/(\d{1,2})(?=/|$)")
 
 
 def canonical_url(url: str, base: str | None = None) -> str:
@@ -167,3 +181,60 @@ def _clean_query(query: str) -> str:
         if not _is_tracking(name):
             kept.append(_normalise_escapes(pair))
     return "&".join(kept)
+
+
+# --- dates in URLs -----------------------------------------------------------------------
+
+
+def url_date(url: str) -> date | None:
+    """The publication day written in an article URL, if it clearly has one.
+
+    /2024/03/05/, /2024-03-05-slug, /20240305/ and ?date=2024-03-05. Impossible dates,
+    years before 1995 and days after tomorrow give None: such numbers are ids, not dates.
+    """
+    found = _url_day(url)
+    return found[0] if found and found[1] else None
+
+
+def url_days(url: str) -> tuple[date, date] | None:
+    """The first and last day an article URL says it may be from: its date, or the whole
+    month of a month-only URL ("/2024/03/" may be any day of March 2024)."""
+    found = _url_day(url)
+    if found is None:
+        return None
+    day, exact = found
+    if exact:
+        return day, day
+    return day, day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _url_day(url: str) -> tuple[date, bool] | None:
+    """(day, True) for a full date in the URL, (first of the month, False) for a month."""
+    parts = urlsplit(url)
+    full_date_seen = False
+    for pattern in _URL_DATE_PATTERNS:
+        for m in pattern.finditer(parts.path):
+            found = _plausible_day(m.group(1), m.group(2), m.group(3))
+            if found:
+                return found, True
+            full_date_seen = True
+    for m in _QUERY_DATE.finditer(parts.query):
+        found = _plausible_day(m.group(1), m.group(2), m.group(3))
+        if found:
+            return found, True
+    if full_date_seen:
+        return None  # "/2024/02/30/" is a broken date, not February
+    for m in _URL_MONTH.finditer(parts.path):
+        found = _plausible_day(m.group(1), m.group(2), "1")
+        if found:
+            return found, False
+    return None
+
+
+def _plausible_day(year: str, month: str, day: str) -> date | None:
+    try:
+        found = date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    return found if found.year >= EARLIEST_URL_YEAR and found <= tomorrow else None

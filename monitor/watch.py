@@ -17,7 +17,7 @@ log = logging.getLogger("monitor.watch")
 def after_poll(store: Store, settings: Settings, source: Source, report: PollReport) -> None:
     """One alert when a source starts failing in a row, one when it comes back."""
     threshold = settings.failures_before_alert
-    state = store.source_state(source.name)
+    state = report.state or store.source_state(source.name)
     if not report.ok and state.consecutive_failures == threshold:
         # The spell is named by the poll at which it began, so it alerts once.
         episode = state.polls - threshold + 1

@@ -19,9 +19,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from monitor.alerts import outbox
 from monitor.alerts.dispatcher import DispatcherSettings, dispatch_due, send_test
 from monitor.alerts.operator import queue_operator_alert
+from monitor.store import outbox
 from monitor.store.models import utcnow
 from monitor.store.repo import Store
 from tests.alerts_support import add_story, evidence, settings_with

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.alerts import outbox
 from monitor.alerts.dispatcher import DispatcherSettings, next_attempt, retry_delay, safe_label
 from monitor.alerts.message import (
     OperatorNotice,
@@ -21,6 +20,7 @@ from monitor.alerts.message import (
 )
 from monitor.alerts.webhook import parse_retry_after, signature
 from monitor.config import AlertChannel
+from monitor.store import outbox
 from monitor.store.models import Item
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -15,8 +15,8 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from monitor.alerts import outbox
 from monitor.alerts.dispatcher import DispatcherSettings, dispatch_due
+from monitor.store import outbox
 from monitor.store.models import Alert, utcnow
 from monitor.store.repo import Store
 from tests.alerts_support import Receiver, add_story, settings_with

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerts import outbox
 from monitor.alerts.dispatcher import DispatcherSettings, dispatch_due, run_dispatcher, send_test
 from monitor.alerts.operator import queue_operator_alert
 from monitor.config import Settings
+from monitor.store import outbox
 from monitor.store.models import Alert, utcnow
 from monitor.store.repo import Store
 from tests.alerts_support import SECRET, Receiver, add_story, evidence, settings_with

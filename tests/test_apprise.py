@@ -12,10 +12,11 @@ from typing import Any
 import apprise.plugins.telegram
 import pytest
 
-from monitor.alerts import apprise_channel, outbox
+from monitor.alerts import apprise_channel
 from monitor.alerts.dispatcher import dispatch_due, send_test
 from monitor.alerts.message import Story
 from monitor.config import AlertChannel, ConfigError, Settings, settings_from_dict
+from monitor.store import outbox
 from monitor.store.models import utcnow
 from monitor.store.repo import Store
 from tests.alerts_support import Receiver, add_story, evidence, settings_with

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from monitor.alerts import outbox
+from monitor.store import outbox
 from monitor.store.repo import ItemFilter, Store
 from tests.alerts_support import Receiver
 from tests.pages import article_page, seed_articles

@@ -22,10 +22,10 @@ import pytest
 from sqlmodel import select
 
 from monitor.alerts.dispatcher import dispatch_due
-from monitor.backfill import Backfill, DateRange, entry_days
+from monitor.backfill import Backfill
 from monitor.config import Settings, load_settings
 from monitor.runtime import Runtime
-from monitor.sources import Entry
+from monitor.sources import DateRange, Entry, entry_days
 from monitor.store.models import Alert, Item
 from monitor.store.repo import Store
 from tests.alerts_support import Receiver
@@ -417,7 +417,7 @@ def test_alerts_only_with_the_flag(web: LocalWeb, tmp_path: Path) -> None:
         )
         total, count = asyncio.run(_backfill(settings, DateRange(), alerts=flag))
         assert count == 1 and total.relevant == 1  # type: ignore[attr-defined]
-        queued.append(total.items.queued_alerts)  # type: ignore[attr-defined]
+        queued.append(total.queued_alerts)  # type: ignore[attr-defined]
     assert queued == [0, 1]
 
 

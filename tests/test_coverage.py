@@ -1,4 +1,5 @@
-"""Gaps: a feed that shows only its 5 newest items, a monitor that was away, and catch-up."""
+"""Gaps: a feed that shows only its 5 newest items, a monitor that was away, the catch-up in
+the same poll, and the daemon's catch-up of what a poll could not reach."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import select
 
@@ -16,7 +18,7 @@ from monitor.runtime import Runtime
 from monitor.store.models import Alert, Item, utcnow
 from tests.daemon_support import oic_article, plain_article
 from tests.pages import article_page
-from tests.webserver import LocalWeb
+from tests.webserver import LocalWeb, Response
 
 FEED_SIZE = 5
 
@@ -93,39 +95,85 @@ async def away_and_back(site: Agency, cfg: Settings) -> None:
         await fill_gaps(rt.pipeline, cfg)
 
 
-def test_a_gap_is_found_and_filled_through_the_sitemap(web: LocalWeb, tmp_path: Path) -> None:
+def stored(cfg: Settings) -> tuple[list[Item], list[Alert], list[Any]]:
+    async def read() -> tuple[list[Item], list[Alert], list[Any]]:
+        async with Runtime(cfg) as rt:
+            with rt.store.session() as s:
+                items, alerts = list(s.exec(select(Item))), list(s.exec(select(Alert)))
+            return items, alerts, list(coverage(rt.store, cfg))
+
+    return asyncio.run(read())
+
+
+def check_every_article_once_and_recent_relevant_alerted(
+    site: Agency, cfg: Settings, items: list[Item], alerts: list[Alert]
+) -> dict[int, str]:
+    """Every article stored once; one story alert for each recent relevant one, none for
+    older ones. Returns item id -> path."""
+    by_path = {i.url.removeprefix(site.web.base): i for i in items}
+    assert len(items) == len(by_path) == len(site.articles)
+    assert set(by_path) == {p for p, *_ in site.articles}
+    paths = {i.id or 0: p for p, i in by_path.items()}
+    recent = utcnow() - cfg.alert_window
+    story = [a for a in alerts if a.kind == "story"]
+    expected = {p for p, _, d, oic in site.articles if oic and d >= recent}
+    assert sorted(paths[a.item_id or 0] for a in story) == sorted(expected)
+    return paths
+
+
+def test_a_poll_that_finds_its_window_all_new_reads_the_sitemap_back_to_what_it_has(
+    web: LocalWeb, tmp_path: Path
+) -> None:
     site = Agency(web, "", sitemap=True)
     cfg = settings(tmp_path, web.url("/rss.xml"))
     asyncio.run(away_and_back(site, cfg))
 
-    async def read() -> tuple[list[Item], list[Alert]]:
-        async with Runtime(cfg) as rt:
-            with rt.store.session() as s:
-                return list(s.exec(select(Item))), list(s.exec(select(Alert)))
-
-    items, alerts = asyncio.run(read())
-    by_path = {i.url.removeprefix(web.base): i for i in items}
-    assert len(items) == len(by_path) == 35  # every article, exactly once
-    assert set(by_path) == {p for p, *_ in site.articles}
-    recent = utcnow() - cfg.alert_window
-    story = [a for a in alerts if a.kind == "story"]
-    alerted_paths = {next(p for p, i in by_path.items() if i.id == a.item_id) for a in story}
-    expected = {p for p, _, d, oic in site.articles if oic and d >= recent}
-    assert alerted_paths == expected  # the recent relevant ones; old ones never
-    assert len(story) == len(expected)
-    feed_now = {p for p, *_ in sorted(site.articles, key=lambda a: a[2])[-FEED_SIZE:]}
-    for a in story:
-        path = next(p for p, i in by_path.items() if i.id == a.item_id)
-        late = (a.payload or {}).get("late")
-        assert bool(late) == (path not in feed_now), path  # found by catch-up: marked late
+    items, alerts, (row,) = stored(cfg)
+    check_every_article_once_and_recent_relevant_alerted(site, cfg, items, alerts)
+    # Found in the poll itself: nothing was missed, so nothing is late and no gap opened.
+    assert not [a for a in alerts if (a.payload or {}).get("late")]
     assert not [a for a in alerts if a.kind == "operator"]
+    assert (row.gaps_found, row.gaps_open) == (0, 0)
+    # The sitemap was read once, by the second poll's catch-up.
+    assert len(web.hits("/sitemap.xml")) == 1
 
-    async def report() -> list[object]:
+
+def test_a_route_that_fails_leaves_a_gap_the_daemons_catch_up_fills_later(
+    web: LocalWeb, tmp_path: Path
+) -> None:
+    site = Agency(web, "", sitemap=True)
+    cfg = settings(tmp_path, web.url("/rss.xml"))
+
+    async def poll_and_catch_up() -> None:
         async with Runtime(cfg) as rt:
-            return list(coverage(rt.store, cfg))
+            await rt.pipeline.poll(cfg.sources[0])
+            await fill_gaps(rt.pipeline, cfg)
 
-    (row,) = asyncio.run(report())
-    assert (row.gaps_found, row.gaps_filled, row.gaps_open) == (1, 1, 0)  # type: ignore[attr-defined]
+    now = utcnow()
+    for n in range(FEED_SIZE):
+        site.publish(n, now - timedelta(days=3, hours=n), oic=True)
+    asyncio.run(poll_and_catch_up())
+    for n in range(100, 120):
+        site.publish(n, now - timedelta(hours=n - 99), oic=n % 2 == 0)
+    sitemap = web.routes["/sitemap.xml"]
+    web.routes["/sitemap.xml"] = Response(status=503, body="down for maintenance")
+    asyncio.run(poll_and_catch_up())
+    items, _, (row,) = stored(cfg)
+    assert len(items) == 2 * FEED_SIZE
+    assert (row.gaps_found, row.gaps_open) == (1, 1)  # kept for another try, no alert yet
+
+    web.routes["/sitemap.xml"] = sitemap
+    asyncio.run(poll_and_catch_up())
+    items, alerts, (row,) = stored(cfg)
+    paths = check_every_article_once_and_recent_relevant_alerted(site, cfg, items, alerts)
+    feed_now = {p for p, *_ in sorted(site.articles, key=lambda a: a[2])[-FEED_SIZE:]}
+    story = [a for a in alerts if a.kind == "story"]
+    assert story
+    for a in story:
+        late = (a.payload or {}).get("late")
+        assert bool(late) == (paths[a.item_id or 0] not in feed_now)  # found later: late
+    assert (row.gaps_found, row.gaps_filled, row.gaps_open) == (1, 1, 0)
+    assert not [a for a in alerts if a.kind == "operator"]
 
 
 def test_a_gap_no_route_reaches_is_unrecoverable_with_one_operator_alert(

@@ -7,9 +7,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from monitor.articles import Document, StoreOptions, ToStore
 from monitor.config import Settings, Source
 from monitor.fingerprint import content_hash
-from monitor.pipeline import Document, Pipeline, PollReport
+from monitor.pipeline import Pipeline
 from monitor.runtime import Runtime
 from monitor.store.models import Item
 from monitor.store.repo import Store
@@ -41,8 +42,13 @@ def _store(pipeline: Pipeline, n: int, title: str, lines: list[str]) -> Item:
         language="kk",
         urls=(f"https://kt.example/kaz/news/{n}",),
     )
-    item = pipeline.store_document(doc, PollReport(SOURCE.name), allow_alerts=False)
-    assert item is not None
+    return _stored(pipeline, doc)
+
+
+def _stored(pipeline: Pipeline, doc: Document) -> Item:
+    [outcome] = pipeline.articles.store_documents([ToStore(doc, StoreOptions(alerts=False))])
+    item = pipeline.store.item(outcome.item_id or 0)
+    assert outcome.status == "stored" and item is not None
     return item
 
 
@@ -69,8 +75,7 @@ def test_recurring_lines_and_other_items_titles_go_but_stock_sentences_stay(
         text="\n".join([_own(5), HEADING]), title="Басқа сайт", published=None, language="kk",
         urls=("https://other.example/1",),
     )  # fmt: skip
-    item = pipeline.store_document(other, PollReport("other"), allow_alerts=False)
-    assert item is not None and HEADING in item.text
+    assert HEADING in _stored(pipeline, other).text
     store.close()
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel, select
 
 from monitor.fingerprint import content_hash
+from monitor.sources import SitemapRef, Validators
 from monitor.store.models import Alert, Item
 from monitor.store.repo import Store
 
@@ -58,15 +59,26 @@ def test_alert_rows_are_written_with_the_item_once_per_story_and_channel(db_url:
     assert all(r.item_id == item.id and r.status == "queued" for r in rows)
 
 
-def test_poll_state_keeps_validators_and_counts_failures(db_url: str) -> None:
+def test_poll_state_keeps_validators_per_list_and_counts_failures(db_url: str) -> None:
     store = Store.open(db_url)
     store.source_state("s1")
-    store.record_poll("s1", error=None, etag='"abc"', last_modified="Mon, 01 Jan 2024 00:00:00 GMT")
+    index = Validators(
+        etag='"abc"',
+        children=(SitemapRef("https://a.kz/1.xml", datetime(2024, 3, 5, tzinfo=UTC)),),
+    )
+    feed = Validators(last_modified="Mon, 01 Jan 2024 00:00:00 GMT")
+    store.record_poll("s1", error=None, window_hours=6.0, lists={"https://a.kz/s.xml": index})
+    store.record_poll("s1", error=None, lists={"https://a.kz/rss": feed})
     store.record_poll("s1", error="timeout")
     state = store.record_poll("s1", error="timeout")
-    assert state.etag == '"abc"' and state.consecutive_failures == 2 and state.polls == 3
-    state = store.record_poll("s1", error=None, keep_validators=True)
-    assert state.etag == '"abc"' and state.consecutive_failures == 0
+    assert state.consecutive_failures == 2 and state.polls == 4 and state.window_hours == 6.0
+    state = store.record_poll("s1", error=None, lists={"https://a.kz/rss": Validators('"v2"')})
+    assert state.consecutive_failures == 0
+    assert store.list_states("s1") == {
+        "https://a.kz/s.xml": index,
+        "https://a.kz/rss": Validators('"v2"'),  # the newer answer replaced the older
+    }
+    assert store.list_states("s2") == {}  # validators belong to one source
 
 
 def test_a_source_lease_has_one_holder_until_it_lapses_or_is_released(db_url: str) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from monitor.articles import Document, StoreOptions, ToStore
 from monitor.config import Settings, settings_from_dict
-from monitor.pipeline import Document, PollReport
 from monitor.runtime import Runtime
 from monitor.services.items import story_records
 from monitor.store.models import Alert, Item
@@ -62,7 +62,7 @@ def store_all(cfg: Settings, docs: list[tuple[str, str, str]]) -> list[Item]:
                     published=None,
                     language="ru",
                 )
-                rt.pipeline.store_document(doc, PollReport(source.name), allow_alerts=True)
+                rt.pipeline.articles.store_documents([ToStore(doc, StoreOptions())])
             with rt.store.session() as s:
                 return list(s.exec(select(Item).order_by(Item.id)))  # type: ignore[arg-type]
 

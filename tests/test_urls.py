@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import pytest
 
-from monitor.urls import TRACKING_PARAMS, canonical_url, host_of, same_site
+from monitor.urls import TRACKING_PARAMS, canonical_url, host_of, same_site, url_date, url_days
 
 
 @pytest.mark.parametrize(
@@ -146,3 +148,44 @@ def test_host_of() -> None:
 )
 def test_same_site(a: str, b: str, same: bool) -> None:
     assert same_site(a, b) is same
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://a.kz/ru/news/2024/03/05/oic-session", date(2024, 3, 5)),
+        ("https://a.kz/news/2024/3/5/", date(2024, 3, 5)),
+        ("https://a.kz/news/2024-03-05/slug", date(2024, 3, 5)),
+        ("https://a.kz/news/oic-session-2024-03-05.html", date(2024, 3, 5)),
+        ("https://a.kz/news/20240305/", date(2024, 3, 5)),
+        ("https://a.kz/news/20240305-oic-session", date(2024, 3, 5)),
+        ("https://a.kz/news/list?date=2024-03-05", date(2024, 3, 5)),
+        ("https://a.kz/news/list?lang=ru&d=2024-03-05&page=2", date(2024, 3, 5)),
+        ("https://a.kz/archive/2024/03/", None),  # a month is not a day: see url_days
+        ("https://a.kz/archive/2024/03", None),
+        ("https://a.kz/uz/press/news/2024/slug---1305", None),  # a year alone is not a date
+        ("https://a.kz/news/2024/02/30/slug", None),  # impossible day
+        ("https://a.kz/news/2024/13/01/slug", None),  # impossible month
+        ("https://a.kz/news/1890/03/05/slug", None),  # year out of range
+        ("https://a.kz/news/2101-01-01/slug", None),
+        ("https://a.kz/news/48213", None),
+        ("https://a.kz/news/202403051234", None),  # a long numeric id
+        ("https://a.kz/img/1200x630/photo.jpg", None),
+    ],
+)
+def test_the_publication_day_written_in_an_article_url(url: str, expected: date | None) -> None:
+    assert url_date(url) == expected
+
+
+def test_a_month_in_the_url_spans_the_whole_month() -> None:
+    assert url_days("https://a.kz/archive/2024/02/") == (date(2024, 2, 1), date(2024, 2, 29))
+    assert url_days("https://a.kz/archive/2024/03") == (date(2024, 3, 1), date(2024, 3, 31))
+    assert url_days("https://a.kz/news/2024/02/30/slug") is None  # a broken date, not February
+    assert url_days("https://a.kz/news/48213") is None
+
+
+def test_a_date_after_tomorrow_in_a_url_is_an_id_not_a_date() -> None:
+    later = (datetime.now(UTC) + timedelta(days=3)).date()
+    assert url_date(f"https://a.kz/news/{later:%Y/%m/%d}/slug") is None
+    today = datetime.now(UTC).date()
+    assert url_date(f"https://a.kz/news/{today:%Y-%m-%d}-slug") == today

@@ -1,8 +1,12 @@
 """The alert dispatcher: deliver due outbox rows to their channels, retrying with backoff.
 
-Each run claims due rows under a lease (see outbox.py), builds the message from the
+Each run claims due rows under a lease (see store/outbox.py), builds the message from the
 stored item at send time, sends it, and records sent / retry / failed. Temporary
 failures come back after an exponential delay with full jitter, until `max_age`.
+
+A failing receiver holds back only its own channel: sends run with a limit per channel,
+the channel is probed with one queued row at least every `probe_every` whatever the rows'
+own backoff, and the first delivery that gets through makes all its queued rows due.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 import httpx
 
 import monitor
-from monitor.alerts import apprise_channel, email, outbox, webhook
+from monitor.alerts import apprise_channel, email, webhook
 from monitor.alerts.errors import DeliveryError, PermanentError, TemporaryError
 from monitor.alerts.message import (
     OperatorNotice,
@@ -33,8 +37,9 @@ from monitor.alerts.message import (
     email_test,
     story_from_item,
 )
-from monitor.config import AlertChannel, Settings
+from monitor.config import AlertChannel, DeliverySettings, Settings
 from monitor.redact import url_origin
+from monitor.store import outbox
 from monitor.store.models import Alert, Item, utcnow
 from monitor.store.repo import Store
 
@@ -55,7 +60,21 @@ class DispatcherSettings:
     connect_timeout: float = 10.0
     timeout: float = 30.0  # webhook read/write, SMTP socket
     interval: float = 5.0  # seconds between runs of run_dispatcher
+    probe_every: timedelta = timedelta(seconds=30)  # a failing channel is tried this often
     ca_file: Path | None = None  # extra CA for SMTP/HTTPS receivers with a private CA
+
+    @staticmethod
+    def of(d: DeliverySettings) -> DispatcherSettings:
+        """The dispatcher settings of a config's [delivery] table."""
+        return DispatcherSettings(
+            base_delay=d.base_delay,
+            max_delay=d.max_delay,
+            max_age=d.max_age,
+            lease=d.lease,
+            timeout=d.timeout.total_seconds(),
+            interval=d.every.total_seconds(),
+            probe_every=d.probe_every,
+        )
 
 
 @dataclass
@@ -143,14 +162,16 @@ class _Run:
         self.client = client
         self.ds = ds
         self.report = DispatchReport()
+        self.failing = set(outbox.failing_channels(store))
+        self.slots: dict[str, asyncio.Semaphore] = {}  # sends in flight per channel
 
     async def instant(self, rows: Sequence[Alert]) -> None:
         ids = {r.item_id for r in rows if r.kind == "story" and r.item_id is not None}
         items = outbox.story_items(self.store, ids)
-        sem = asyncio.Semaphore(self.ds.concurrency)
 
         async def one(row: Alert) -> None:
-            async with sem:
+            slots = self.slots.setdefault(row.channel, asyncio.Semaphore(self.ds.concurrency))
+            async with slots:
                 await self._one(row, items)
 
         await asyncio.gather(*(one(r) for r in rows))
@@ -234,6 +255,17 @@ class _Run:
         outbox.mark_sent(self.store, _ids(rows), now=self.now)
         self.report.sent += len(rows)
         log.info("alert %s delivered to %s: %s", _keys(rows), safe_label(channel.label), detail)
+        self._answers(channel)
+
+    def _answers(self, channel: AlertChannel) -> None:
+        """The receiver answered: if its channel was failing, all it has queued is due."""
+        if channel.label not in self.failing:
+            return
+        self.failing.discard(channel.label)
+        released = outbox.channel_recovered(self.store, channel.label, now=self.now)
+        log.info(
+            "%s answers again: %d queued alerts are due now", safe_label(channel.label), released
+        )
 
     def _failed(self, channel: AlertChannel, rows: Sequence[Alert], err: DeliveryError) -> None:
         name = safe_label(channel.label)
@@ -242,7 +274,16 @@ class _Run:
             outbox.mark_failed(self.store, _ids(rows), error=err.detail)
             self.report.failed += len(rows)
             log.error("alert delivery failed: %s to %s: %s", _keys(rows), name, err.detail)
+            self._answers(channel)  # it refused this message, but it is there
             return
+        self.failing.add(channel.label)
+        outbox.channel_failed(
+            self.store,
+            channel.label,
+            now=self.now,
+            error=err.detail,
+            probe_every=self.ds.probe_every,
+        )
         at = next_attempt(
             attempts=attempts,
             created_at=min(outbox.aware(r.created_at) for r in rows),
@@ -305,6 +346,7 @@ async def dispatch_due(
                 ", ".join(sorted(safe_label(label) for label in unknown)),
             )
         digests = _digest_channels(settings)
+        handled = await _probe(run, digests)
         for ch in digests:
             rows = outbox.claim_digest(
                 store,
@@ -316,7 +358,6 @@ async def dispatch_due(
             )
             if rows:
                 await run.digest(ch, rows)
-        handled: set[int] = set()
         while rows := outbox.claim_due(
             store,
             now=now,
@@ -329,6 +370,33 @@ async def dispatch_due(
             handled.update(_ids(rows))
             await run.instant(rows)
     return run.report
+
+
+async def _probe(run: _Run, digests: list[AlertChannel]) -> set[int]:
+    """One row for each failing channel whose probe is due, whatever the row's backoff
+    (for a digest channel, its digest if one is due); the ids of the rows tried."""
+    tried: set[int] = set()
+    failing = [ch for ch in run.channels.values() if ch.label in run.failing]
+    for ch in failing:
+        ds = run.ds
+        if not outbox.take_probe(run.store, ch.label, now=run.now, probe_every=ds.probe_every):
+            continue
+        if ch in digests:
+            rows = outbox.claim_digest(
+                run.store, ch.label, now=run.now, lease=ds.lease, every=ch.digest_every,
+                limit=ds.digest_limit, probe=True,
+            )  # fmt: skip
+            if rows:
+                tried.update(_ids(rows))
+                await run.digest(ch, rows)
+                continue
+        rows = outbox.claim_probe(
+            run.store, ch.label, now=run.now, lease=ds.lease, stories=ch not in digests
+        )
+        if rows:
+            tried.update(_ids(rows))
+            await run.instant(rows)
+    return tried
 
 
 async def run_dispatcher(

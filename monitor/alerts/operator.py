@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from monitor.alerts import outbox
 from monitor.alerts.message import OperatorEvent
 from monitor.config import Settings
+from monitor.store import outbox
 from monitor.store.models import Alert, utcnow
 from monitor.store.repo import Store
 

@@ -79,9 +79,9 @@ def backfill(
             say(f"{day}\t{p.source}\t{p.url}")
         say(f"{len(result.planned)} articles would be fetched")
         for r in result.reports:  # what could not be listed, so that none looks like "nothing"
-            if r.error or r.all_errors:
+            if r.error or r.errors:
                 status = f"FAILED: {r.error}" if r.error else "listed, with errors"
-                warn(f"{r.source}: {status}; errors: {errors_cell(r.all_errors, bool(r.error))}")
+                warn(f"{r.source}: {status}; errors: {errors_cell(r.errors, bool(r.error))}")
     else:
         backfill_table(result.reports, result.total)
     if result.reports and all(r.error for r in result.reports):

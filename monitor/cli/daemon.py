@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from monitor.cli.base import (
     EXIT_FAILED,
+    EXIT_NOTHING_DONE,
     EXIT_USAGE,
     SourceNames,
     alerts_app,
@@ -21,9 +22,6 @@ from monitor.cli.base import (
     settings_of,
 )
 from monitor.cli.render import items_table, poll_table, table
-
-if TYPE_CHECKING:
-    from monitor.pipeline import PollReport
 
 
 @app.command("run")
@@ -55,20 +53,30 @@ def run_daemon(
 
 
 @app.command()
-def poll(ctx: typer.Context, source: SourceNames = None) -> None:
-    """Poll every enabled source once, store what is new, then exit."""
-    from asyncio import gather
+def poll(
+    ctx: typer.Context,
+    source: SourceNames = None,
+    no_deliver: Annotated[
+        bool, typer.Option("--no-deliver", help="Leave the alerts queued for a daemon to send.")
+    ] = False,
+) -> None:
+    """One whole daemon cycle, then exit: poll, catch up, deliver.
 
-    from monitor.runtime import Runtime
+    Every enabled source is polled once (read further back when it published more than it
+    shows), gaps are filled and the alerts that are due are sent. Exit status 3 when no
+    source could be polled.
+    """
+    from monitor.cycle import run_poll_cycle
 
     settings = settings_of(ctx)
     chosen = chosen_sources(settings, source)
-
-    async def go() -> list[PollReport]:
-        async with Runtime(settings) as rt:
-            return list(await gather(*(rt.pipeline.poll(s) for s in chosen)))
-
-    poll_table(run(go()))
+    if not chosen:
+        fail("no enabled sources to poll", EXIT_NOTHING_DONE)
+    result = run(run_poll_cycle(settings, chosen, deliver=not no_deliver))
+    poll_table(result.reports)
+    say(result.summary())
+    if result.nothing_done:
+        raise typer.Exit(EXIT_NOTHING_DONE)
 
 
 @app.command()

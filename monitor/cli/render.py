@@ -77,7 +77,7 @@ def backfill_table(reports: Sequence[BackfillReport], total: BackfillReport) -> 
         t.add_row(
             r.source, str(r.discovered), str(r.skipped_date + r.out_of_range), str(r.known),
             str(r.fetched), str(r.stored), str(r.duplicates), str(r.relevant),
-            errors_cell(r.all_errors, bool(r.error) and not is_total),
+            errors_cell(r.errors, bool(r.error) and not is_total),
             f"FAILED: {r.error}" if r.error else ("" if is_total else "ok"),
         )  # fmt: skip
     print_table(t)

@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from monitor.articles import Document, StoreOptions, ToStore
 from monitor.config import Source
 from monitor.dates import date_near_top
 from monitor.display import title_from_text
 from monitor.errors import InputError
 from monitor.files import read_text
 from monitor.language import detect
-from monitor.pipeline import Document, Pipeline, PollReport
+from monitor.pipeline import Pipeline, PollReport
 
 log = logging.getLogger("monitor.import")
 
@@ -22,6 +23,7 @@ def import_dir(pipeline: Pipeline, folder: Path, source: Source) -> PollReport:
     """Store every *.txt file of `folder` as an item; a file that is not text is counted
     as an error and skipped."""
     report = PollReport(source.name)
+    options = StoreOptions(alerts=False, backfilled=True)
     for path in sorted(folder.glob("*.txt")):
         report.discovered += 1
         try:
@@ -46,5 +48,6 @@ def import_dir(pipeline: Pipeline, folder: Path, source: Source) -> PollReport:
             urls=(path.resolve().as_uri(),),
             verbatim=True,
         )
-        pipeline.store_document(doc, report, allow_alerts=False, backfilled=True)
+        for outcome in pipeline.articles.store_documents([ToStore(doc, options, fetched=False)]):
+            report.add(outcome)
     return report

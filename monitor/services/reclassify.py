@@ -6,8 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.articles import evidence_dict
 from monitor.classify import Classifier
-from monitor.pipeline import evidence_dict
 from monitor.store.repo import Store
 
 

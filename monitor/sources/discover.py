@@ -188,7 +188,7 @@ async def _sitemap_of(
     # An index lists no articles itself: read a few children for the sample.
     for child in sitemap.sitemaps[:MAX_CHILD_SITEMAPS]:
         try:
-            entries += parse_sitemap((await fetcher.get(child)).content, child).entries
+            entries += parse_sitemap((await fetcher.get(child.url)).content, child.url).entries
         except (FetchError, SourceError) as e:
             tried.append(str(e))
     if not entries:

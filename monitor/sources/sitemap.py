@@ -1,47 +1,48 @@
-"""Sitemaps (urlset, sitemap index, Google News, gzip, plain text) and URL dates.
+"""Sitemaps (urlset, sitemap index, Google News, gzip, plain text) and their reader.
 
 XML is parsed with lxml without entity expansion, DTD loading or network access, so an
 entity bomb stays a few bytes of unexpanded references; gzip is inflated in bounded steps.
+
+The reader walks a sitemap index newest <lastmod> first and leaves out what cannot hold
+anything new: a file last changed before the dates wanted, and (in a poll) a file whose
+<lastmod> is the one it had when it was last read in full.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
-from monitor.sources import Entry, SourceError
+from monitor.config import Source
+from monitor.fetch import FetchError
+from monitor.sources import DateRange, Entry, ListPage, SitemapRef, SourceError, Validators
 from monitor.sources.feed import reject_entity_declarations
+from monitor.sources.lists import Lists
 from monitor.urls import canonical_url
 
 MAX_INFLATED_BYTES = 50 * 1024 * 1024  # the sitemap protocol allows 50 MB uncompressed
 INFLATE_CHUNK = 1024 * 1024
-EARLIEST_URL_YEAR = 1995
-LATEST_URL_YEAR = 2100
+HISTORY_DEPTH = 5  # index -> index -> ... -> urlset
+POLL_DEPTH = 3
+POLL_FILES = 50  # sitemap files one poll reads at most below its own
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _W3C_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
 _ROBOTS_SITEMAP = re.compile(r"^\s*sitemap\s*:\s*(\S+)", re.I)
 
-# Dates in article URLs, most specific first. Each needs a separator or the end after it,
-# so "/2024/03/051234" or "/20240305123" (numeric ids) are not read as dates.
-_URL_DATE_PATTERNS = (
-    re.compile(r"/(\d{4})/(\d{1,2})/(\d{1,2})(?=[/_.-]|$)"),
-    re.compile(r"(?<![\d])(\d{4})-(\d{2})-(\d{2})(?=[/_.-]|$)"),
-    re.compile(r"/(\d{4})(\d{2})(\d{2})(?=[/_.-]|$)"),
-)
-_QUERY_DATE = re.compile(r"(?:^|&)[^=&]*=(\d{4})-(\d{2})-(\d{2})(?=&|$)")
-_URL_MONTH = re.compile(r"/(\d{4})/(\d{1,2})(?=/|$)")
-
 
 @dataclass
 class Sitemap:
     entries: list[Entry]
-    sitemaps: list[str]  # child sitemap URLs of a sitemap index
+    sitemaps: list[SitemapRef]  # the children of a sitemap index, with their <lastmod>
 
 
 def parse_sitemap(content: bytes, base_url: str) -> Sitemap:
@@ -78,43 +79,6 @@ def sitemaps_from_robots(robots_txt: str, base_url: str) -> list[str]:
         if _is_http(url) and url not in found:
             found.append(url)
     return found
-
-
-def date_from_url(url: str) -> date | None:
-    """The publication date written in an article URL, if it clearly has one.
-
-    /2024/03/05/, /2024-03-05-slug, /20240305/, ?date=2024-03-05, and /2024/03/ (read as
-    the first of the month). Impossible dates and years outside 1995..2100 give None.
-    """
-    parts = urlsplit(url)
-    full_date_seen = False
-    for pattern in _URL_DATE_PATTERNS:
-        for m in pattern.finditer(parts.path):
-            found = _date(m.group(1), m.group(2), m.group(3))
-            if found:
-                return found
-            full_date_seen = True
-    for m in _QUERY_DATE.finditer(parts.query):
-        found = _date(m.group(1), m.group(2), m.group(3))
-        if found:
-            return found
-    if full_date_seen:
-        return None  # "/2024/02/30/" is a broken date, not February
-    for m in _URL_MONTH.finditer(parts.path):
-        found = _date(m.group(1), m.group(2), "1")
-        if found:
-            return found
-    return None
-
-
-def _date(year: str, month: str, day: str) -> date | None:
-    y = int(year)
-    if not EARLIEST_URL_YEAR <= y <= LATEST_URL_YEAR:
-        return None
-    try:
-        return date(y, int(month), int(day))
-    except ValueError:
-        return None
 
 
 def _gunzip(content: bytes, limit: int) -> bytes:
@@ -194,15 +158,16 @@ def _url_entries(root: etree._Element, base_url: str) -> list[Entry]:
     return entries
 
 
-def _child_sitemaps(root: etree._Element, base_url: str) -> list[str]:
-    found: list[str] = []
+def _child_sitemaps(root: etree._Element, base_url: str) -> list[SitemapRef]:
+    found: dict[str, SitemapRef] = {}
     for node in _children(root, "sitemap"):
         loc = _child_text(node, "loc")
         if loc:
             url = urljoin(base_url, loc)
             if _is_http(url) and url not in found:
-                found.append(url)
-    return found
+                lastmod = _w3c_datetime(_child_text(node, "lastmod"), partial=False)
+                found[url] = SitemapRef(url, lastmod)
+    return list(found.values())
 
 
 def _plain_text_entries(content: bytes, base_url: str) -> list[Entry]:
@@ -219,13 +184,19 @@ def _plain_text_entries(content: bytes, base_url: str) -> list[Entry]:
     return entries
 
 
-def _w3c_datetime(value: str | None) -> datetime | None:
-    """A W3C datetime ("2024", "2024-03", "2024-03-05", with time and zone) as aware UTC."""
+def _w3c_datetime(value: str | None, *, partial: bool = True) -> datetime | None:
+    """A W3C datetime ("2024", "2024-03", "2024-03-05", with time and zone) as aware UTC.
+
+    ``partial=False`` leaves out "2024" and "2024-03": read as the 1st, a file's <lastmod>
+    would seem to end a month before it does.
+    """
     if not value:
         return None
     value = value.strip()
     m = _W3C_PARTIAL.match(value)
     if m:
+        if not partial:
+            return None
         try:
             return datetime(int(m.group(1)), int(m.group(2) or 1), 1, tzinfo=UTC)
         except ValueError:
@@ -240,3 +211,96 @@ def _w3c_datetime(value: str | None) -> datetime | None:
 def _is_http(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+# --- the reader --------------------------------------------------------------------------
+
+
+class SitemapReader:
+    """A sitemap source: its own sitemap (or index) now, and for history also those the
+    site names in robots.txt and at /sitemap.xml."""
+
+    def __init__(self, source: Source, lists: Lists) -> None:
+        self.source = source
+        self.lists = lists
+
+    async def latest(self) -> list[ListPage]:
+        root = self.source.url
+        walk = walk_sitemaps(self.lists, [root], DateRange(), own=root, files=POLL_FILES)
+        return [page async for page in walk]
+
+    async def history(
+        self, window: DateRange, after: list[ListPage] | None = None
+    ) -> AsyncIterator[ListPage]:
+        roots = [self.source.url, *await self.lists.site_sitemaps()]
+        own = None if after else self.source.url
+        async for page in walk_sitemaps(self.lists, roots, window, own=own):
+            yield page
+
+
+async def site_sitemaps(lists: Lists, window: DateRange) -> AsyncIterator[ListPage]:
+    """The site's sitemaps, for a feed or listing whose own pages do not reach back far
+    enough: they usually list every article."""
+    async for page in walk_sitemaps(lists, await lists.site_sitemaps(), window):
+        yield page
+
+
+async def walk_sitemaps(
+    lists: Lists,
+    roots: Sequence[str],
+    window: DateRange,
+    *,
+    own: str | None = None,
+    depth: int = HISTORY_DEPTH,
+    files: int | None = None,
+) -> AsyncIterator[ListPage]:
+    """Sitemap files from ``roots`` down through indexes, each index's children newest
+    <lastmod> first. ``own``: the source's own sitemap, whose failure is the source's; an
+    absent /sitemap.xml or robots.txt entry is no error. ``files``: at most this many
+    files below the roots are read."""
+    queue: deque[tuple[SitemapRef, int]] = deque((SitemapRef(url), 0) for url in roots)
+    read_below = 0
+    while queue:
+        ref, level = queue.popleft()
+        if ref.url in lists.walked:
+            continue
+        lists.walked.add(ref.url)
+        if lists.finished(ref):
+            lists.resumed += 1
+            continue
+        if lists.unchanged(ref):  # known in full and unchanged: not even asked for
+            yield ListPage(ref.url, "sitemap", not_modified=True)
+            continue
+        if level and files is not None:
+            if read_below >= files:
+                continue
+            read_below += 1
+        try:
+            res = await lists.get(ref.url)
+            sitemap = None if res.not_modified else parse_sitemap(res.content, res.url)
+        except (FetchError, SourceError) as e:
+            if ref.url == own:
+                raise
+            if level or not (isinstance(e, FetchError) and e.reason.startswith("http_4")):
+                lists.failed("sitemap", ref.url, e)
+            continue
+        if sitemap is None:
+            known = lists.validators(ref.url)
+            children: Sequence[SitemapRef] = known.children or () if known else ()
+            page = ListPage(ref.url, "sitemap", not_modified=True)
+        else:
+            children = sitemap.sitemaps
+            validators = Validators(
+                res.etag, res.last_modified, ref.lastmod, tuple(children) if children else None
+            )
+            page = ListPage(ref.url, "sitemap", sitemap.entries, validators=validators)
+        if level < depth:
+            for child in sorted(children, key=_newest_first):
+                # A file last changed before the range holds nothing published in it.
+                if not (child.lastmod and window.since and child.lastmod.date() < window.since):
+                    queue.append((child, level + 1))
+        yield page
+
+
+def _newest_first(ref: SitemapRef) -> float:
+    return -ref.lastmod.timestamp() if ref.lastmod else math.inf

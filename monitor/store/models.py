@@ -55,8 +55,6 @@ class SourceState(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, index=True, max_length=200)
-    etag: str | None = Field(default=None, max_length=500)
-    last_modified: str | None = Field(default=None, max_length=100)
     polls: int = 0
     last_poll_at: datetime | None = Field(default=None, sa_column=_ts())
     last_success_at: datetime | None = Field(default=None, sa_column=_ts())
@@ -66,6 +64,22 @@ class SourceState(SQLModel, table=True):
     next_poll_at: datetime | None = Field(default=None, sa_column=_ts())
     # Hours of publishing the last poll could see (newest minus oldest dated entry).
     window_hours: float | None = None
+
+
+class ListState(SQLModel, table=True):
+    """A list of one source (feed page, listing page, sitemap) as last read in full: its
+    validators, so the next poll asks conditionally; for a sitemap, the <lastmod> its
+    index gave it; for a sitemap index, its children, reused when it answers 304."""
+
+    __tablename__ = "list_state"
+
+    source: str = Field(primary_key=True, max_length=200)
+    url: str = Field(primary_key=True, max_length=2000)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    lastmod: datetime | None = Field(default=None, sa_column=_ts())
+    children: list[list[str | None]] | None = Field(default=None, sa_column=Column(JSON))
+    read_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
 class Item(SQLModel, table=True):
@@ -154,6 +168,20 @@ class Alert(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_ts())
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     payload: dict[str, object] | None = Field(default=None, sa_column=Column(JSON))
+    # Set while a dispatcher is sending it: nothing else may take or reschedule it then.
+    claimed_until: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class ChannelState(SQLModel, table=True):
+    """An alert channel whose receiver is failing: shared by every daemon, so that one of
+    them probes it every so often and all queued alerts go out once it answers again."""
+
+    __tablename__ = "channel_state"
+
+    channel: str = Field(primary_key=True, max_length=200)
+    failing_since: datetime = Field(sa_column=_ts(nullable=False))
+    next_probe_at: datetime = Field(sa_column=_ts(nullable=False))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class CrawlPage(SQLModel, table=True):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Literal
 
 from sqlalchemy import Connection, Engine, Insert, bindparam, case, delete, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -14,11 +15,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
+from monitor.sources import SitemapRef, Validators
 from monitor.store.db import make_engine, migrate
 from monitor.store.models import (
     Alert,
+    CrawlPage,
     Gap,
     Item,
+    ListState,
     SeenUrl,
     SourceLease,
     SourceLine,
@@ -95,11 +99,11 @@ class Store:
         name: str,
         *,
         error: str | None,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        keep_validators: bool = False,
+        window_hours: float | None | Literal["keep"] = "keep",
+        lists: Mapping[str, Validators] | None = None,
     ) -> SourceState:
-        """Remember the outcome of one poll: validators on success, the error otherwise."""
+        """Remember the outcome of one poll in one transaction: success or the error, the
+        window it saw, and the lists it read in full (by URL)."""
         now = utcnow()
         with self.session() as s:
             state = s.exec(select(SourceState).where(SourceState.name == name)).one()
@@ -108,14 +112,40 @@ class Store:
             if error is None:
                 state.last_success_at = now
                 state.consecutive_failures = 0
-                if not keep_validators:
-                    state.etag, state.last_modified = etag, last_modified
             else:
                 state.last_error, state.last_error_at = error, now
                 state.consecutive_failures += 1
+            if window_hours != "keep":
+                state.window_hours = window_hours
             s.add(state)
+            if lists:
+                rows = [_list_row(name, url, v, now) for url, v in lists.items()]
+                s.connection().execute(_upsert(s.connection(), ListState, ["source", "url"]), rows)
             s.commit()
             return state
+
+    def list_states(self, source: str) -> dict[str, Validators]:
+        """What each list of `source` answered when last read in full, by URL."""
+        q = select(ListState).where(ListState.source == source)
+        with self.session() as s:
+            return {row.url: _validators(row) for row in s.exec(q)}
+
+    # --- backfill checkpoints ------------------------------------------------------
+
+    def crawl_pages_done(self, source: str, scope: str) -> dict[str, datetime]:
+        """URL -> when it was finished, for the checkpoints of one source and scope."""
+        q = select(CrawlPage.url, CrawlPage.done_at).where(
+            CrawlPage.source == source, CrawlPage.scope == scope
+        )
+        with self.session() as s:
+            return dict(s.exec(q).all())
+
+    def mark_crawl_page(self, source: str, scope: str, url: str, entries: int = 0) -> None:
+        """Checkpoint a finished sitemap file, or an article found outside the dates."""
+        row = {"source": source, "scope": scope, "url": url, "entries": entries,
+               "done_at": utcnow()}  # fmt: skip
+        with self.writing() as w:
+            w.conn.execute(_upsert(w.conn, CrawlPage, ["source", "scope", "url"]), [row])
 
     # --- coverage: feed windows and gaps -----------------------------------------
 
@@ -136,13 +166,6 @@ class Store:
         q = select(Item.source, func.count()).group_by(col(Item.source))
         with self.session() as s:
             return {src: int(n) for src, n in s.exec(q)}
-
-    def set_window(self, name: str, hours: float | None) -> None:
-        with self.session() as s:
-            state = s.exec(select(SourceState).where(SourceState.name == name)).one()
-            state.window_hours = hours
-            s.add(state)
-            s.commit()
 
     def open_gap(self, source: str, start: datetime, end: datetime) -> Gap:
         """Record a gap, merged into an open one of the same source it overlaps."""
@@ -603,3 +626,30 @@ def _insert_row(conn: Connection, obj: SQLModel) -> int:
     key = conn.execute(insert(table), values).inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def _upsert(conn: Connection, model: type[SQLModel], keys: list[str]) -> Insert:
+    """INSERT that updates the row already there with the same `keys`."""
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = dialect_insert(table)
+    changed = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys + ["id"]}
+    return stmt.on_conflict_do_update(index_elements=keys, set_=changed)
+
+
+def _list_row(source: str, url: str, v: Validators, now: datetime) -> dict[str, object]:
+    children = None
+    if v.children is not None:
+        children = [[c.url, c.lastmod.isoformat() if c.lastmod else None] for c in v.children]
+    return {"source": source, "url": url, "etag": v.etag, "last_modified": v.last_modified,
+            "lastmod": v.lastmod, "children": children, "read_at": now}  # fmt: skip
+
+
+def _validators(row: ListState) -> Validators:
+    children = None
+    if row.children is not None:
+        children = tuple(
+            SitemapRef(str(url), datetime.fromisoformat(lastmod) if lastmod else None)
+            for url, lastmod in row.children
+        )
+    return Validators(row.etag, row.last_modified, row.lastmod, children)

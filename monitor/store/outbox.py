@@ -1,9 +1,14 @@
-"""The alert outbox in the database: claim due rows under a lease, record the outcome.
+"""The alert outbox in the database: claim due rows under a lease, record the outcome, and
+remember which channels are failing.
 
-A claim pushes `next_attempt_at` to now + lease in a short transaction before anything is
-sent, so no other dispatcher takes the row meanwhile. If the process dies mid-send, the
-row falls due again when the lease runs out: delivery is at least once, and receivers
-drop repeats by the idempotency key (the story key).
+A claim sets `claimed_until` and pushes `next_attempt_at` to now + lease in a short
+transaction before anything is sent, so no other dispatcher takes the row meanwhile. If the
+process dies mid-send, the row falls due again when the lease runs out: delivery is at
+least once, and receivers drop repeats by the idempotency key (the story key).
+
+A channel whose receiver fails has a `channel_state` row, shared by every daemon: one of
+them probes it when `next_probe_at` comes, with one queued row whatever that row's own
+backoff, and the first delivery that gets through makes every row queued for it due.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ import hashlib
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, func, not_, update
+from sqlalchemy import and_, delete, func, not_, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from monitor.store.models import Alert, Item
+from monitor.store.models import Alert, ChannelState, Item
 from monitor.store.repo import Store
 
 STORY_KEY_LENGTH = 64  # Alert.story_key column width
@@ -72,28 +78,111 @@ def digest_due(store: Store, channel: str, *, now: datetime, every: timedelta) -
 
 
 def claim_digest(
-    store: Store, channel: str, *, now: datetime, lease: timedelta, every: timedelta, limit: int
+    store: Store,
+    channel: str,
+    *,
+    now: datetime,
+    lease: timedelta,
+    every: timedelta,
+    limit: int,
+    probe: bool = False,
 ) -> list[Alert]:
-    """Lease the queued stories of a digest channel, if its period is over."""
+    """Lease the queued stories of a digest channel, if its period is over (``probe``:
+    whatever the rows' own backoff)."""
     if not digest_due(store, channel, now=now, every=every):
         return []
-    q = (
-        select(Alert)
-        .where(
-            Alert.channel == channel,
-            Alert.kind == "story",
-            Alert.status == "queued",
-            col(Alert.next_attempt_at) <= now,
-        )
-        .order_by(col(Alert.id))
-        .limit(limit)
+    q = select(Alert).where(
+        Alert.channel == channel, Alert.kind == "story", Alert.status == "queued"
     )
-    return _lease(store, q, now=now, lease=lease)
+    if not probe:
+        q = q.where(col(Alert.next_attempt_at) <= now)
+    q = q.order_by(col(Alert.id)).limit(limit)
+    return _lease(store, q, now=now, lease=lease, probe=probe)
+
+
+def claim_probe(
+    store: Store, channel: str, *, now: datetime, lease: timedelta, stories: bool = True
+) -> list[Alert]:
+    """Lease the oldest queued row of `channel` that nobody is sending, whatever its own
+    backoff: it probes whether the receiver answers again. ``stories=False`` leaves story
+    rows (a digest channel's) out."""
+    q = select(Alert).where(Alert.channel == channel, Alert.status == "queued", _unclaimed(now))
+    if not stories:
+        q = q.where(Alert.kind != "story")
+    q = q.order_by(col(Alert.created_at), col(Alert.id)).limit(1)
+    return _lease(store, q, now=now, lease=lease, probe=True)
+
+
+# --- failing channels --------------------------------------------------------------------
+
+
+def failing_channels(store: Store) -> dict[str, ChannelState]:
+    with store.session() as s:
+        return {row.channel: row for row in s.exec(select(ChannelState))}
+
+
+def channel_failed(
+    store: Store, channel: str, *, now: datetime, error: str, probe_every: timedelta
+) -> None:
+    """A send to `channel` failed for a reason of the receiver's: failing since the first
+    such failure, probed again `probe_every` from now."""
+    with store.session() as s:
+        row = s.get(ChannelState, channel)
+        if row is None:
+            row = ChannelState(channel=channel, failing_since=now, next_probe_at=now)
+        row.next_probe_at = now + probe_every
+        row.last_error = error
+        s.add(row)
+        try:
+            s.commit()
+        except IntegrityError:  # another dispatcher recorded it a moment ago: theirs stands
+            s.rollback()
+
+
+def take_probe(store: Store, channel: str, *, now: datetime, probe_every: timedelta) -> bool:
+    """Whether this dispatcher probes the failing `channel` now: true for one dispatcher
+    per `probe_every`, whichever gets there first."""
+    with store.session() as s:
+        taken = s.connection().execute(
+            update(ChannelState)
+            .where(col(ChannelState.channel) == channel, col(ChannelState.next_probe_at) <= now)
+            .values(next_probe_at=now + probe_every)
+        )
+        s.commit()
+    return taken.rowcount == 1
+
+
+def channel_recovered(store: Store, channel: str, *, now: datetime) -> int:
+    """A send to `channel` went through: it is no longer failing, and every row queued
+    for it that nobody is sending is due now. The number of rows made due."""
+    with store.session() as s:
+        conn = s.connection()
+        forgotten = conn.execute(delete(ChannelState).where(col(ChannelState.channel) == channel))
+        released = 0
+        if forgotten.rowcount:
+            released = conn.execute(
+                update(Alert)
+                .where(
+                    col(Alert.channel) == channel,
+                    col(Alert.status) == "queued",
+                    col(Alert.next_attempt_at) > now,
+                    _unclaimed(now),
+                )
+                .values(next_attempt_at=now)
+            ).rowcount
+        s.commit()
+    return int(released)
 
 
 def _lease(
-    store: Store, q: SelectOfScalar[Alert], *, now: datetime, lease: timedelta
+    store: Store,
+    q: SelectOfScalar[Alert],
+    *,
+    now: datetime,
+    lease: timedelta,
+    probe: bool = False,
 ) -> list[Alert]:
+    """Claim the rows `q` selects; ``probe``: whatever their own next attempt time."""
     until = now + lease
     won: list[Alert] = []
     with store.session() as s:
@@ -105,36 +194,42 @@ def _lease(
         for row in rows:
             # Guarded so that, where rows cannot be locked (SQLite), a row another
             # dispatcher leased since our SELECT is not taken a second time.
+            guard = [col(Alert.id) == row.id, col(Alert.status) == "queued", _unclaimed(now)]
+            if not probe:
+                guard.append(col(Alert.next_attempt_at) <= now)
             taken = conn.execute(
                 update(Alert)
-                .where(
-                    col(Alert.id) == row.id,
-                    col(Alert.status) == "queued",
-                    col(Alert.next_attempt_at) <= now,
+                .where(*guard)
+                .values(
+                    next_attempt_at=until, claimed_until=until, attempts=col(Alert.attempts) + 1
                 )
-                .values(next_attempt_at=until, attempts=col(Alert.attempts) + 1)
             )
             if taken.rowcount == 1:
                 won.append(row)
         s.commit()
     for row in won:
-        row.next_attempt_at = until
+        row.next_attempt_at = row.claimed_until = until
         row.attempts += 1
         row.created_at = aware(row.created_at)
     return won
 
 
+def _unclaimed(now: datetime) -> ColumnElement[bool]:
+    """No dispatcher is sending the row (or the one that was has died: its lease ran out)."""
+    return or_(col(Alert.claimed_until).is_(None), col(Alert.claimed_until) <= now)
+
+
 def mark_sent(store: Store, ids: Sequence[int], *, now: datetime) -> None:
-    _set(store, ids, status="sent", sent_at=now, last_error=None)
+    _set(store, ids, status="sent", sent_at=now, last_error=None, claimed_until=None)
 
 
 def mark_retry(store: Store, ids: Sequence[int], *, at: datetime, error: str) -> None:
     """Leave the rows queued, due again at `at`."""
-    _set(store, ids, next_attempt_at=at, last_error=error)
+    _set(store, ids, next_attempt_at=at, last_error=error, claimed_until=None)
 
 
 def mark_failed(store: Store, ids: Sequence[int], *, error: str) -> None:
-    _set(store, ids, status="failed", last_error=error)
+    _set(store, ids, status="failed", last_error=error, claimed_until=None)
 
 
 def _set(store: Store, ids: Sequence[int], **values: object) -> None:

@@ -1,0 +1,383 @@
+"""One article, the same way for a poll, a catch-up and a backfill.
+
+fetch the page (async, polite) -> analyse it: extract, content hash, MinHash, classify (pure;
+here, or in a worker process) -> its Document -> store it with its story and queued alerts,
+a batch of articles per transaction -> its Outcome.
+
+What happened to each article is returned as an Outcome; reports are sums of outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from sqlalchemy.exc import IntegrityError
+
+from monitor import source_lines
+from monitor.alerts.routing import channel_wants
+from monitor.analysis import Analysis, PageResult, analyse, analyse_in_worker, analyse_page
+from monitor.classify import Classification, Classifier, Evidence
+from monitor.config import Settings, Source
+from monitor.extract import Extracted, PageTooComplex
+from monitor.fetch import Fetcher, FetchError, FetchResult
+from monitor.fingerprint import pack, similarity, unpack
+from monitor.sources import DateRange, Entry
+from monitor.store.archive import write_text_file
+from monitor.store.db import DB_UNAVAILABLE, db_reason
+from monitor.store.models import Alert, Item, utcnow
+from monitor.store.repo import Store, Writer
+from monitor.urls import canonical_url
+
+log = logging.getLogger("monitor.articles")
+
+Status = Literal["stored", "duplicate", "no_text", "skipped", "error", "out_of_range"]
+
+# Article fetch failures that will not get better by asking again: the URL is remembered.
+PERMANENT_REASONS = {
+    "http_404", "http_410", "not_html", "robots", "bad_scheme", "too_large", "too_complex",
+}  # fmt: skip
+STORE_BATCH = 50  # articles written per transaction at most
+STORE_DELAY = 0.2  # seconds an article waits at most for others to share its transaction
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one listed article."""
+
+    url: str  # as listed
+    status: Status
+    # Why it was skipped or failed ("http_404", "too_complex"), or what went wrong with it
+    # though it was stored ("archive": its text file was not written).
+    reason: str | None = None
+    item_id: int | None = None  # the item stored
+    relevant: bool = False
+    alerts: int = 0  # alerts queued with it
+    fetched: bool = False  # its page was fetched
+
+    @property
+    def final(self) -> bool:
+        """Trying the article again would change nothing."""
+        return self.status != "error"
+
+
+@dataclass(kw_only=True)
+class Tally:
+    """Outcomes summed."""
+
+    fetched: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    no_text: int = 0
+    out_of_range: int = 0  # fetched, but the page's own date is outside the dates wanted
+    relevant: int = 0
+    queued_alerts: int = 0
+    errors: Counter[str] = field(default_factory=Counter)  # skipped or failed, by reason
+    stored_ids: list[int] = field(default_factory=list)
+
+    def add(self, o: Outcome) -> None:
+        self.fetched += o.fetched
+        if o.status == "stored":
+            self.stored += 1
+            self.stored_ids.append(o.item_id or 0)
+            self.relevant += o.relevant
+            self.queued_alerts += o.alerts
+            if o.reason:
+                self.errors[o.reason] += 1
+        elif o.status == "duplicate":
+            self.duplicates += 1
+        elif o.status == "no_text":
+            self.no_text += 1
+        elif o.status == "out_of_range":
+            self.out_of_range += 1
+        else:
+            self.errors[o.reason or o.status] += 1
+
+    def add_tally(self, other: Tally) -> None:
+        for name in ("fetched", "stored", "duplicates", "no_text", "out_of_range", "relevant",
+                     "queued_alerts"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.update(other.errors)
+        self.stored_ids.extend(other.stored_ids)
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """How the articles of one run are stored."""
+
+    alerts: bool = True  # may queue alerts (for articles inside alert_window)
+    first_poll: bool = False  # an undated article met on a source's first poll does not alert
+    backfilled: bool = False
+    late: str | None = None  # why they arrive late, carried by their alerts
+    window: DateRange | None = None  # only pages whose own date is inside are stored
+
+
+@dataclass(frozen=True)
+class Document:
+    """What the pipeline knows about one article before it is stored."""
+
+    url: str
+    source: Source
+    text: str
+    title: str | None
+    published: datetime | None
+    language: str | None
+    author: str | None = None
+    urls: tuple[str, ...] = ()
+    published_precision: str | None = None  # "month": only the month is known
+    verbatim: bool = False  # an imported file: its text is stored exactly as it is
+
+
+@dataclass
+class ToStore:
+    """A document waiting to be stored, with its analysis when a worker process made it."""
+
+    doc: Document
+    options: StoreOptions
+    analysis: Analysis | None = None
+    listed_as: str = ""  # the URL it was listed under (default: the document's)
+    fetched: bool = True
+
+
+def document_from_page(ext: Extracted, entry: Entry, source: Source, page_url: str) -> Document:
+    """The Document of a page fetched from ``page_url`` (after redirects) and extracted:
+    every URL that led to it, and the entry's title and date as fallbacks."""
+    url = canonical_url(page_url)
+    urls = [entry.url, url]
+    if ext.canonical_url:
+        url = canonical_url(ext.canonical_url, url)
+        urls.append(url)
+    return Document(
+        url=url,
+        source=source,
+        text=ext.text,
+        title=ext.title or entry.title,
+        published=ext.published or entry.published,
+        language=ext.language or source.language,
+        author=ext.author,
+        urls=tuple(urls),
+    )
+
+
+class Articles:
+    """The article path. One per process: concurrent polls and backfills share its batches."""
+
+    def __init__(
+        self, settings: Settings, store: Store, fetcher: Fetcher, classifier: Classifier | None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.classifier = classifier
+        self.archive_dir = Path(settings.storage.archive_dir)
+        self._waiting: list[tuple[ToStore, asyncio.Future[Outcome]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._busy = 0  # articles on their way through `process`
+
+    async def process(
+        self, entry: Entry, source: Source, options: StoreOptions, *, pool: Executor | None = None
+    ) -> Outcome:
+        """Fetch, analyse and store one listed article (``pool``: analyse in a worker
+        process). Never raises for the article's own trouble."""
+        self._busy += 1
+        try:
+            try:
+                page = await self.fetcher.get(entry.url, accept="html")
+            except FetchError as e:
+                return self.unusable(entry.url, source, e.reason, e)
+            try:
+                result = await self._analyse(page, entry, source, pool)
+            except PageTooComplex as e:
+                return self.unusable(entry.url, source, "too_complex", f"skipped: {e}", True)
+            ext = result.extracted
+            if ext is None or not ext.text.strip():
+                urls = [entry.url, canonical_url(page.url)]
+                self.store.mark_urls(urls, source=source.name, outcome="no_text", item_id=None)
+                return Outcome(entry.url, "no_text", fetched=True)
+            doc = document_from_page(ext, entry, source, page.url)
+            window = options.window
+            if window and doc.published and not window.contains(doc.published.date()):
+                # Not stored, and not "seen": a later poll or a wider backfill may want it.
+                return Outcome(entry.url, "out_of_range", fetched=True)
+            return await self._store(ToStore(doc, options, result.analysis, entry.url))
+        finally:
+            self._busy -= 1
+
+    def unusable(
+        self, url: str, source: Source, reason: str, why: object, fetched: bool = False
+    ) -> Outcome:
+        """An article that could not be used: logged, and its URL remembered when asking
+        again would not help."""
+        if reason != "robots":  # told once per source, by robots.log_skipped
+            log.warning("%s: %s", source.name, why)
+        if reason not in PERMANENT_REASONS:
+            return Outcome(url, "error", reason, fetched=fetched)
+        self.store.mark_urls([url], source=source.name, outcome="skipped", item_id=None)
+        return Outcome(url, "skipped", reason, fetched=fetched)
+
+    async def _analyse(
+        self, page: FetchResult, entry: Entry, source: Source, pool: Executor | None
+    ) -> PageResult:
+        args = (page.content, page.encoding, page.url, entry.published, source.language,
+                entry.title)  # fmt: skip
+        if pool is None:
+            return analyse_page(*args, self.classifier)
+        return await asyncio.get_running_loop().run_in_executor(pool, analyse_in_worker, *args)
+
+    # --- storing, a batch per transaction -------------------------------------------------
+
+    async def _store(self, one: ToStore) -> Outcome:
+        """Store with the articles ready at about the same time: at once when every
+        article in flight is waiting here or STORE_BATCH are, else after STORE_DELAY."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Outcome] = loop.create_future()
+        self._waiting.append((one, done))
+        if len(self._waiting) >= min(STORE_BATCH, self._busy):
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(STORE_DELAY, self._flush)
+        return await done
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._waiting = self._waiting, []
+        if not batch:
+            return
+        try:
+            outcomes = self.store_documents([one for one, _ in batch])
+        except DB_UNAVAILABLE as e:  # not marked seen: fetched again next time
+            log.error(
+                "could not store %d articles, the database is unavailable: %s",
+                len(batch),
+                db_reason(e),
+            )
+            outcomes = [Outcome(one.listed_as, "error", "store") for one, _ in batch]
+        except Exception:  # a bug must not stop the others; the URLs stay unseen
+            log.exception("could not store %d articles", len(batch))
+            outcomes = [Outcome(one.listed_as, "error", "store") for one, _ in batch]
+        for (_, done), outcome in zip(batch, outcomes, strict=True):
+            if not done.done():
+                done.set_result(outcome)
+
+    def store_documents(self, batch: Sequence[ToStore]) -> list[Outcome]:
+        """Store documents in one transaction: each is hashed (a duplicate only marks its
+        URLs), grouped into a story, stored with its alerts; then its archive file."""
+        try:
+            with self.store.writing() as w:
+                stored = [self._store_one(w, one) for one in batch]
+        except IntegrityError:
+            # Another writer stored one of these meanwhile. One transaction each, so that
+            # only that one becomes a duplicate (it sees the other writer's row now).
+            if len(batch) > 1:
+                return [self.store_documents([one])[0] for one in batch]
+            with self.store.writing() as w:
+                stored = [self._store_one(w, batch[0])]
+        outcomes = []
+        written: dict[int, str] = {}
+        for one, (item, alerts) in zip(batch, stored, strict=True):
+            url = one.listed_as or one.doc.url
+            if item is None:
+                outcomes.append(Outcome(url, "duplicate", fetched=one.fetched))
+                continue
+            problem = None
+            try:
+                item.archive_file = write_text_file(self.archive_dir, item).name
+                written[item.id or 0] = item.archive_file
+            except OSError as e:  # stored all the same; `export --format txt` rewrites it
+                problem = "archive"
+                log.warning("%s: archive file not written: %s", item.url, e)
+            relevant = item.tier == "relevant"
+            outcomes.append(Outcome(url, "stored", problem, item.id, relevant, alerts, one.fetched))
+        self.store.set_archive_files(written)
+        return outcomes
+
+    def _store_one(self, w: Writer, one: ToStore) -> tuple[Item | None, int]:
+        """The stored item (None for a duplicate) and the alerts queued with it."""
+        doc, options, found = one.doc, one.options, one.analysis
+        memory = (
+            None if doc.verbatim else source_lines.recall(w, doc.source.name, doc.title, doc.text)
+        )
+        if memory and memory.removed:  # the worker's hash and verdict were of the text before
+            doc, found = replace(doc, text=memory.text), None
+        found = found or analyse(doc.title, doc.text, doc.language, self.classifier)
+        # The same text, or this URL with an older text: only the URLs are recorded.
+        if (known := w.matching_item(found.content_hash, doc.url)) is not None:
+            w.mark_urls(doc.urls, source=doc.source.name, outcome="duplicate", item_id=known)
+            return None, 0
+        verdict = found.verdict
+        story_id = self._story_of(w, found.signature, found.bands)
+        item = Item(
+            url=doc.url,
+            source=doc.source.name,
+            title=doc.title,
+            author=doc.author,
+            published=doc.published,
+            published_precision=doc.published_precision,
+            language=doc.language,
+            content_hash=found.content_hash,
+            text=doc.text,
+            backfilled=options.backfilled,
+            signature=pack(found.signature),
+            story_id=story_id,
+            duplicate_of=story_id,
+        )
+        if verdict is not None:
+            item.relevance = round(verdict.relevance, 4)
+            item.tier = verdict.tier
+            item.evidence = [evidence_dict(e) for e in verdict.evidence]
+            item.classifier_version = getattr(self.classifier, "version", None)
+        alerts = []
+        if (
+            options.alerts
+            and verdict is not None
+            and self._alert_due(doc.published, options.first_poll)
+            # A story alerts once: through its first relevant copy, or never when that
+            # copy was backfilled or arrived outside the alert window.
+            and not (story_id is not None and w.story_has_relevant(story_id))
+        ):
+            alerts = self._plan_alerts(verdict, doc, options.late)
+        w.insert_item(item, doc.urls, alerts, found.bands)
+        if memory:
+            source_lines.learn(w, doc.source.name, memory)
+        return item, len(alerts)
+
+    def _story_of(self, w: Writer, sig: np.ndarray, bands: list[int]) -> int | None:
+        """The story of the most similar stored item above the threshold, if any."""
+        best, best_story = 0.0, None
+        for cand in w.story_candidates(bands):
+            sim = similarity(sig, unpack(cand.signature))
+            if sim > best:
+                best, best_story = sim, cand.story_id
+        return best_story if best >= self.settings.stories.similarity else None
+
+    def _alert_due(self, published: datetime | None, first_poll: bool) -> bool:
+        """No floods: old articles, and undated ones met on a first poll, do not alert."""
+        if published is None:
+            return not first_poll
+        return utcnow() - published <= self.settings.alert_window
+
+    def _plan_alerts(self, verdict: Classification, doc: Document, late: str | None) -> list[Alert]:
+        return [
+            Alert(
+                channel=ch.label,
+                story_key="",
+                kind="story",
+                payload={"late": late} if late else None,
+            )
+            for ch in self.settings.alerts
+            if channel_wants(ch, verdict, language=doc.language, source=doc.source.name)
+        ]
+
+
+def evidence_dict(e: Evidence) -> dict[str, object]:
+    return asdict(e)

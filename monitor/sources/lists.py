@@ -1,0 +1,138 @@
+"""How readers get their lists (feeds, listing pages, sitemaps), and walk a newest-first route.
+
+Every list goes through the one Fetcher. A poll reads conditionally: the validators (ETag,
+Last-Modified) each list answered when last read in full are sent back, so an unchanged
+list costs a 304. A backfill reads everything and resumes from its checkpoints instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from monitor.config import Source
+from monitor.fetch import Accept, Fetcher, FetchError, FetchResult
+from monitor.sources import DateRange, ListPage, SitemapRef, SourceError, Validators
+
+log = logging.getLogger("monitor.sources")
+
+MAX_PAGES = 5000  # pages of one feed or listing read back at most
+QUIET_ENDS = frozenset({"http_404", "http_410"})  # how paging past the last page ends
+
+
+class Lists:
+    """The lists of one source in one run: fetched, counted, failures logged."""
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        source: Source,
+        *,
+        known: Mapping[str, Validators] | None = None,
+        done: Mapping[str, datetime] | None = None,
+        others: Collection[str] = (),
+        walked: set[str] | None = None,
+    ) -> None:
+        """``known``: validators by list URL; None reads every list in full (backfill).
+        ``done``: sitemaps an earlier run of the same backfill finished, and when.
+        ``others``: other sources' own sitemaps, left to them so items keep their source.
+        ``walked``: sitemaps read so far by any source of this run (each is read once)."""
+        self.fetcher = fetcher
+        self.source = source
+        self.known = known
+        self.done = done or {}
+        self.others = frozenset(others)
+        self.walked = set() if walked is None else walked
+        self.errors: Counter[str] = Counter()  # lists that failed, by kind and reason
+        self.read = 0  # lists read in full
+        self.not_modified = 0  # lists that answered 304
+        self.resumed = 0  # sitemaps finished by an earlier run, not read again
+
+    def validators(self, url: str) -> Validators | None:
+        return self.known.get(url) if self.known is not None else None
+
+    async def get(self, url: str, *, accept: Accept = "any") -> FetchResult:
+        """GET a list, conditionally when its validators are known."""
+        known = self.validators(url)
+        res = await self.fetcher.get(
+            url,
+            etag=known.etag if known else None,
+            last_modified=known.last_modified if known else None,
+            accept=accept,
+        )
+        if res.not_modified:
+            self.not_modified += 1
+        else:
+            self.read += 1
+        return res
+
+    def failed(self, what: str, url: str, error: FetchError | SourceError) -> None:
+        """Count and log a list that could not be read; the source goes on without it."""
+        self.errors[f"{what}_{error.reason}"] += 1
+        log.warning("%s: %s %s: %s", self.source.name, what, url, error)
+
+    def unchanged(self, ref: SitemapRef) -> bool:
+        """A sitemap whose index gives the same <lastmod> as when it was last read in
+        full: nothing on it can be new, so it is not even asked for."""
+        known = self.validators(ref.url)
+        return known is not None and ref.lastmod is not None and known.lastmod == ref.lastmod
+
+    def finished(self, ref: SitemapRef) -> bool:
+        """A sitemap an earlier run of the same backfill read in full, unchanged since."""
+        when = self.done.get(ref.url)
+        return when is not None and ref.lastmod is not None and ref.lastmod <= when
+
+    async def site_sitemaps(self) -> list[str]:
+        """The site's sitemaps: those its robots.txt names, then /sitemap.xml."""
+        parts = urlsplit(self.source.url)
+        found = await self.fetcher.robots_sitemaps(self.source.url)
+        found.append(f"{parts.scheme}://{parts.netloc}/sitemap.xml")
+        skip = self.others | {self.source.url}
+        return [u for u in dict.fromkeys(found) if u not in skip]
+
+
+ReadPage = Callable[[str, int], Awaitable[ListPage]]
+
+
+async def paged(
+    lists: Lists,
+    read: ReadPage,
+    first: str,
+    window: DateRange,
+    after: ListPage | None,
+    *,
+    what: str,
+) -> AsyncIterator[ListPage]:
+    """A newest-first route (feed paging, listing pagination) one page at a time: the first
+    page unless ``after`` is it (its failure is the source's), then each next page, until
+    one lists nothing new for this run, answers 304, or holds only entries older than the
+    window. Paging past the last page (404) ends the route quietly."""
+    page = after
+    if page is None:
+        page = await read(first, 1)
+        yield page
+    listed = {e.url for e in page.entries}
+    page_no = 1
+    while page.next and not page.not_modified and page_no < MAX_PAGES:
+        if window.before(page.entries):
+            return
+        page_no += 1
+        url = page.next
+        try:
+            page = await read(url, page_no)
+        except FetchError as e:
+            if e.reason not in QUIET_ENDS:
+                lists.failed(what, url, e)
+            return
+        except SourceError as e:
+            lists.failed(what, url, e)
+            return
+        if not page.not_modified:
+            page.entries = [e for e in page.entries if e.url not in listed]
+            if not page.entries:
+                return  # past the last page, or a site that repeats it
+            listed.update(e.url for e in page.entries)
+        yield page
