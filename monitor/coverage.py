@@ -33,16 +33,6 @@ def feed_window(entries: list[Entry]) -> timedelta | None:
     return max(dates) - min(dates)
 
 
-def open_gap(store: Store, source: str, start: datetime, end: datetime) -> Gap:
-    """Record that nothing of `source` published between `start` and `end` was seen."""
-    gap = store.open_gap(source, start, end)
-    log.warning(
-        "%s: nothing was seen between %s and %s (gap %s)",
-        source, f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}", gap.id,
-    )  # fmt: skip
-    return gap
-
-
 def give_up_gap(store: Store, settings: Settings, gap: Gap) -> None:
     """Close a gap no route reaches, with one operator alert naming the source and dates."""
     assert gap.id is not None

@@ -17,7 +17,7 @@ from monitor import robots
 from monitor.articles import Articles, Outcome, StoreOptions, Tally
 from monitor.classify import Classifier
 from monitor.config import Settings, Source
-from monitor.coverage import feed_window, give_up_gap, open_gap
+from monitor.coverage import feed_window, give_up_gap
 from monitor.fetch import Fetcher, FetchError
 from monitor.sources import (
     DateRange,
@@ -30,7 +30,7 @@ from monitor.sources import (
     reader_for,
 )
 from monitor.sources.lists import Lists
-from monitor.store.models import SourceState, utcnow
+from monitor.store.models import Gap, SourceState, utcnow
 from monitor.store.repo import Store
 
 log = logging.getLogger("monitor.pipeline")
@@ -129,11 +129,16 @@ class Pipeline:
             run.require(page, page.entries)
         run.take(entries, fresh)
         bound = self._catch_up_bound(state, pages, entries, fresh)
+        gap = None
         if bound is not None:
+            # Recorded first: if the process dies while catching up, the gap stays open and
+            # the daemon's catch-up finishes the work.
+            gap = self.store.open_gap(source.name, bound, utcnow(), merge=False)
             reached = await self._catch_up(reader, pages, run, report, bound)
-            self._record_gap(source, run, report, bound, reached=reached, clean=not lists.errors)
         for outcome in await run.settle():
             report.add(outcome)
+        if gap is not None:
+            self._settle_gap(gap, run, report, reached=reached, clean=not lists.errors)
         report.new = len(run.started)
         report.errors.update(lists.errors)
         report.lists_read, report.lists_not_modified = lists.read, lists.not_modified
@@ -198,29 +203,27 @@ class Pipeline:
                 break
         return reached
 
-    def _record_gap(
-        self,
-        source: Source,
-        run: _Run,
-        report: PollReport,
-        bound: datetime,
-        *,
-        reached: bool,
-        clean: bool,
+    def _settle_gap(
+        self, gap: Gap, run: _Run, report: PollReport, *, reached: bool, clean: bool
     ) -> None:
-        """A gap for what the catch-up did not reach: given up at once when every route
-        was read without error, else left to the daemon's catch-up, as is a catch-up cut
-        short by ``max_items_per_poll``."""
+        """Forget the gap when the catch-up reached what was stored; else keep what it did
+        not reach: given up at once when every route was read without error, left to the
+        daemon's catch-up when one failed or ``max_items_per_poll`` cut the poll short."""
+        assert gap.id is not None
         if reached and not run.cut:
+            self.store.narrow_gap(gap.id, None)
             return
         dated = [e.published for e in run.taken if e.published]
-        end = min(dated) if dated else utcnow()
-        if end <= bound:
+        kept = self.store.narrow_gap(gap.id, min(dated) if dated else gap.end)
+        if kept is None:
             return
-        gap = open_gap(self.store, source.name, bound, end)
         report.gap = True
+        log.warning(
+            "%s: nothing was seen between %s and %s (gap %s)",
+            kept.source, f"{kept.start:%Y-%m-%d %H:%M}", f"{kept.end:%Y-%m-%d %H:%M}", kept.id,
+        )  # fmt: skip
         if clean and not run.cut:
-            give_up_gap(self.store, self.settings, gap)
+            give_up_gap(self.store, self.settings, kept)
 
 
 class _Run:

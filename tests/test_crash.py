@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy import text
 
 from monitor.store.repo import Store
 from tests.daemon_support import (
+    PATIENCE,
     Hook,
     Process,
     Site,
@@ -27,7 +29,7 @@ from tests.daemon_support import (
     wait_for,
     write_config,
 )
-from tests.webserver import LocalWeb
+from tests.webserver import Handler, LocalWeb, Request, Response
 
 KILLS = 20
 SEED = 20261126
@@ -78,6 +80,42 @@ def _active(web: LocalWeb, seen: int, proc: Process) -> Callable[[], bool]:
     return lambda: len(web.log) > seen or proc.poll() is not None
 
 
+class Gate:
+    """Holds the n-th article request after `arm(n)` until `open()`: a process killed
+    while it waits is certainly in the middle of its work, whatever the machine's speed."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.countdown: int | None = None
+        self.holding = threading.Event()
+        self.opened = threading.Event()
+
+    def arm(self, n: int) -> None:
+        with self.lock:
+            self.countdown = n
+        self.holding.clear()
+        self.opened.clear()
+
+    def open(self) -> None:
+        with self.lock:
+            self.countdown = None
+        self.opened.set()
+
+    def wrap(self, page: Response) -> Handler:
+        def handler(req: Request) -> Response:
+            with self.lock:
+                if self.countdown is not None:
+                    self.countdown -= 1
+                hold = self.countdown == 0
+            if not hold:
+                return page
+            self.holding.set()
+            self.opened.wait(PATIENCE)
+            return Response(status=503, body="gone")
+
+        return handler
+
+
 def test_sigkill_at_random_moments_loses_and_repeats_nothing(
     web: LocalWeb, db_url: str, tmp_path: Path
 ) -> None:
@@ -97,6 +135,7 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
     published: set[str] = set()
     store = Store.open(db_url)
     zygote = Zygote()
+    gate = Gate()
     n = 0
 
     def publish(count: int) -> None:
@@ -109,6 +148,9 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
                 relevant.add(path)
             else:
                 path = site.publish(f"plain-{n}", *plain_article(n), "en")
+            page = web.routes[path]
+            assert isinstance(page, Response)
+            web.routes[path] = gate.wrap(page)
             published.add(path)
 
     kills = {"run": 0, "backfill": 0}
@@ -121,16 +163,30 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
         command = "backfill" if runs % 4 == 0 else "run"
         args = ("--alerts", "--workers", "1") if command == "backfill" else ()
         hook.down = rng.random() < 0.3  # sometimes alerts pile up in the outbox
-        publish(rng.randint(1, 3))
+        fresh = rng.randint(1, 3)
+        publish(fresh)
+        if command == "backfill":
+            # Nothing runs between runs, so the backfill fetches each article just
+            # published: hold one of them, and kill while the others are extracted and
+            # stored (a fast backfill would otherwise finish before any kill).
+            gate.arm(rng.randint(1, fresh))
         proc = zygote.start(cfg, log, *args, command=command)
         try:
-            # From its first request on, the process is doing real work; kill it in there.
-            wait_for(_active(web, len(web.log), proc), "activity")
-            time.sleep(rng.uniform(0.2, 2.0))
+            if command == "backfill":
+                wait_for(
+                    lambda p=proc: gate.holding.is_set() or p.poll() is not None,
+                    "an article held",
+                )
+                time.sleep(rng.uniform(0.0, 1.0))
+            else:
+                # From its first request on, the daemon is doing real work; kill it there.
+                wait_for(_active(web, len(web.log), proc), "activity")
+                time.sleep(rng.uniform(0.2, 2.0))
             if proc.poll() is None:
                 kills[command] += 1
         finally:
             kill(proc)
+            gate.open()
         assert proc.returncode in (0, -9), log_text(log)[-3000:]
         check_consistent(store, db_url, f"kill {sum(kills.values())} ({command})")
 

@@ -233,3 +233,51 @@ def test_atom_feed_is_cut_too() -> None:
 def test_feed_within_bounds_is_not_marked() -> None:
     feed = parse_feed(read("rss2_kz.xml"), "https://news.example.kz/rus/rss/", max_entries=6)
     assert feed.problem is None
+
+
+def _paged(head: str, root: str = "rss") -> bytes:
+    item = "<item><title>t</title><link>https://a.kz/news/1</link></item>"
+    if root == "feed":
+        return (
+            f'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>{head}'
+            '<entry><title>t</title><link href="https://a.kz/news/1"/><id>1</id></entry></feed>'
+        ).encode()
+    return (
+        '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>A</title>'
+        f"{head}{item}</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "url", "expected"),
+    [
+        # RFC 5005 paged feed, in RSS through the Atom namespace and in Atom
+        (_paged('<atom:link rel="next" href="/rss?page=2"/>'), "https://a.kz/rss",
+         "https://a.kz/rss?page=2"),
+        (_paged('<link rel="next" href="https://a.kz/atom/2"/>', "feed"), "https://a.kz/atom",
+         "https://a.kz/atom/2"),
+        # RFC 5005 archived feed: the previous archive document is the older page
+        (_paged('<link rel="prev-archive" href="/archive/2024-03.xml"/>', "feed"),
+         "https://a.kz/atom", "https://a.kz/archive/2024-03.xml"),
+        # WordPress pages its feeds with ?paged=N, and says it is WordPress
+        (_paged("<generator>https://wordpress.org/?v=6.4.2</generator>"), "https://a.kz/feed/",
+         "https://a.kz/feed/?paged=2"),
+        (_paged("<generator>https://wordpress.org/?v=6.4.2</generator>"),
+         "https://a.kz/feed/?paged=2", "https://a.kz/feed/?paged=3"),
+        (_paged('<generator uri="https://wordpress.org/">WordPress</generator>', "feed"),
+         "https://a.kz/feed/atom/", "https://a.kz/feed/atom/?paged=2"),
+        # Any other feed shows its window only
+        (_paged("<generator>Bitrix</generator>"), "https://a.kz/rss", None),
+        (_paged('<atom:link rel="self" href="https://a.kz/rss"/>'), "https://a.kz/rss", None),
+    ],
+)  # fmt: skip
+def test_the_next_page_of_a_paged_feed(body: bytes, url: str, expected: str | None) -> None:
+    assert parse_feed(body, url).next == expected
+
+
+def test_an_empty_page_of_a_wordpress_feed_has_no_next_page() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>A</title>'
+        b"<generator>https://wordpress.org/?v=6.4.2</generator></channel></rss>"
+    )
+    assert parse_feed(body, "https://a.kz/feed/?paged=9").next is None

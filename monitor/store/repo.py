@@ -167,17 +167,34 @@ class Store:
         with self.session() as s:
             return {src: int(n) for src, n in s.exec(q)}
 
-    def open_gap(self, source: str, start: datetime, end: datetime) -> Gap:
-        """Record a gap, merged into an open one of the same source it overlaps."""
+    def open_gap(self, source: str, start: datetime, end: datetime, *, merge: bool = True) -> Gap:
+        """Record a gap, merged into an open one of the same source it overlaps (unless
+        ``merge`` is false)."""
         with self.session() as s:
             q = select(Gap).where(
                 Gap.source == source, Gap.status == "open", Gap.start <= end, Gap.end >= start
             )
-            gap = s.exec(q).first()
+            gap = s.exec(q).first() if merge else None
             if gap is None:
                 gap = Gap(source=source, start=start, end=end)
             else:
                 gap.start, gap.end = min(gap.start, start), max(gap.end, end)
+            s.add(gap)
+            s.commit()
+            return gap
+
+    def narrow_gap(self, gap_id: int, end: datetime | None) -> Gap | None:
+        """Move an open gap's end earlier, or (``end`` None) forget it: what it feared
+        missing was found. The gap as it is now, None when forgotten or no longer open."""
+        with self.session() as s:
+            gap = s.get(Gap, gap_id)
+            if gap is None or gap.status != "open":
+                return None
+            if end is None or end <= gap.start:
+                s.delete(gap)
+                s.commit()
+                return None
+            gap.end = min(gap.end, end)
             s.add(gap)
             s.commit()
             return gap
