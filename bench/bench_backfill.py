@@ -231,7 +231,7 @@ def tree_rss(pid: int) -> int:
 
 def time_store_calls() -> dict[str, list[float]]:
     """Wrap the main process's store calls to add up their thread CPU time (for --timings)."""
-    from monitor import pipeline
+    from monitor import articles
     from monitor.store.repo import Writer
 
     spent: dict[str, list[float]] = {}
@@ -259,8 +259,8 @@ def time_store_calls() -> dict[str, list[float]]:
         "learn_lines",
     ):
         timed(Writer, name)
-    timed(pipeline, "write_text_file")
-    timed(pipeline.Pipeline, "store_documents")
+    timed(articles, "write_text_file")
+    timed(articles.Articles, "store_documents")
     return spent
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,9 +26,10 @@ import time
 import uuid
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+import localweb
 import psycopg
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -102,35 +102,10 @@ def article(i: int, n: int) -> bytes:
 
 
 def serve(feeds: Feeds) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def page(parts: list[str]) -> bytes:  # /a/<feed>/<n>.html
+        return article(int(parts[0]), int(parts[-1].split(".")[0]))
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            parts = self.path.strip("/").split("/")
-            status, body, ctype, headers = 404, b"not found", "text/plain", {}
-            if self.path == "/robots.txt":
-                status, body = 200, b"User-agent: *\nAllow: /\n"
-            elif parts[0] == "f" and len(parts) == 2:
-                status, body, etag = feeds.feed(int(parts[1]), self.headers.get("If-None-Match"))
-                ctype, headers = "application/rss+xml", {"ETag": etag}
-            elif parts[0] == "a" and len(parts) == 3:
-                status, ctype = 200, "text/html; charset=utf-8"
-                body = article(int(parts[1]), int(parts[2].split(".")[0]))
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return localweb.serve_feeds(feeds.feed, page)
 
 
 def proc_stats(pid: int) -> tuple[float, float]:
@@ -232,11 +207,7 @@ def main() -> None:
             published = feeds.published - start_published
         finally:
             stop.set()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            localweb.stop_daemon(proc)
             server.shutdown()
             if pg_name:
                 with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

@@ -78,34 +78,32 @@ def _worker_init(parent: int, lexicon: Path | None, classify: bool) -> None:
     extract(_WARM_UP_PAGE, "http://warm-up.invalid/")
 
 
-def analyse_page(
-    content: bytes,
-    encoding: str | None,
-    url: str,
-    feed_date: datetime | None,
-    language_hint: str | None,
-    title_hint: str | None,
-    classifier: Classifier | None,
-) -> PageResult:
+@dataclass(frozen=True)
+class Page:
+    """A fetched page, and what its listing said of it: what the analysis starts from."""
+
+    content: bytes
+    encoding: str | None
+    url: str  # after redirects
+    feed_date: datetime | None
+    language_hint: str | None
+    title_hint: str | None
+
+
+def analyse_page(page: Page, classifier: Classifier | None) -> PageResult:
     """Decode (as FetchResult.text does), extract and analyse one fetched page."""
-    html = content.decode(encoding or "utf-8", errors="replace")
-    ext = extract(html, url, feed_date=feed_date, language_hint=language_hint)
+    html = page.content.decode(page.encoding or "utf-8", errors="replace")
+    hint = page.language_hint
+    ext = extract(html, page.url, feed_date=page.feed_date, language_hint=hint)
     if ext is None or not ext.text.strip():
         return PageResult(ext, None)
-    title, language = ext.title or title_hint, ext.language or language_hint
+    title, language = ext.title or page.title_hint, ext.language or hint
     return PageResult(ext, analyse(title, ext.text, language, classifier))
 
 
-def analyse_in_worker(
-    content: bytes,
-    encoding: str | None,
-    url: str,
-    feed_date: datetime | None,
-    language_hint: str | None,
-    title_hint: str | None,
-) -> PageResult:
+def analyse_in_worker(page: Page) -> PageResult:
     """``analyse_page`` in a pool worker, with the worker's own classifier."""
-    return analyse_page(content, encoding, url, feed_date, language_hint, title_hint, _classifier)
+    return analyse_page(page, _classifier)
 
 
 def ready() -> bool:

@@ -24,7 +24,14 @@ from sqlalchemy.exc import IntegrityError
 
 from monitor import source_lines
 from monitor.alerts.routing import channel_wants
-from monitor.analysis import Analysis, PageResult, analyse, analyse_in_worker, analyse_page
+from monitor.analysis import (
+    Analysis,
+    Page,
+    PageResult,
+    analyse,
+    analyse_in_worker,
+    analyse_page,
+)
 from monitor.classify import Classification, Classifier, Evidence
 from monitor.config import Settings, Source
 from monitor.extract import Extracted, PageTooComplex
@@ -226,11 +233,11 @@ class Articles:
     async def _analyse(
         self, page: FetchResult, entry: Entry, source: Source, pool: Executor | None
     ) -> PageResult:
-        args = (page.content, page.encoding, page.url, entry.published, source.language,
-                entry.title)  # fmt: skip
+        found = Page(page.content, page.encoding, page.url, entry.published, source.language,
+                     entry.title)  # fmt: skip
         if pool is None:
-            return analyse_page(*args, self.classifier)
-        return await asyncio.get_running_loop().run_in_executor(pool, analyse_in_worker, *args)
+            return analyse_page(found, self.classifier)
+        return await asyncio.get_running_loop().run_in_executor(pool, analyse_in_worker, found)
 
     # --- storing, a batch per transaction -------------------------------------------------
 

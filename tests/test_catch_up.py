@@ -447,3 +447,81 @@ def test_the_daemon_stores_forty_new_articles_once_through_kills(
         rows = conn.execute(text("SELECT status, count(*) FROM alert GROUP BY status"))
         assert dict(rows.fetchall()) == {"sent": len(stories)}  # no operator alert: no gap
     store.close()
+
+
+def test_a_paged_feed_is_read_back_page_by_page_until_it_meets_what_is_stored(
+    web: LocalWeb, tmp_path: Path
+) -> None:
+    """RFC 5005: an Atom feed of five entries a page, each page linking the next, older one."""
+    site = NewsSite("atom", 3000)
+    try:
+
+        def page(req: Request) -> str:
+            no = int(parse_qs(urlsplit(req.path).query).get("page", ["1"])[0])
+            rows = site.newest_first()[(no - 1) * FEED_SIZE : no * FEED_SIZE]
+            entries = "".join(
+                f'<entry><title>{a.title}</title><link href="{site.url(a.path)}"/>'
+                f"<id>{a.path}</id><updated>{a.when.isoformat()}</updated></entry>"
+                for a in rows
+            )
+            nxt = f'<link rel="next" href="/atom.xml?page={no + 1}"/>' if rows else ""
+            return (
+                f'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>{nxt}{entries}</feed>'
+            )
+
+        site.etag_list("/atom.xml", page, "application/atom+xml")
+        cfg = tmp_path / "monitor.toml"
+        cfg.write_text(
+            f'[storage]\nurl = "sqlite:///monitor.db"\n[fetch]\nper_host_delay = "1ms"\n'
+            f'[[sources]]\nname = "atom"\nurl = "{site.url("/atom.xml")}"\nkind = "feed"\n',
+            encoding="utf-8",
+        )
+        now = utcnow()
+        for n in range(8):
+            site.publish(n, now - timedelta(days=2, hours=n), relevant=False)
+        assert cli(cfg, "poll").returncode == 0  # the first poll takes the first page
+        for n in range(100, 112):
+            site.publish(n, now - timedelta(minutes=n), relevant=False)
+        result = cli(cfg, "poll")
+        assert result.returncode == 0, result.stderr
+        assert "12 stored (7 from further back" in result.stdout
+        pages = [r.path for r in site.web.log if r.path.startswith("/atom.xml")]
+        assert pages[-3:] == ["/atom.xml", "/atom.xml?page=2", "/atom.xml?page=3"]
+        assert not site.web.hits("/sitemap.xml")  # the feed's own pages reached far enough
+    finally:
+        site.web.stop()
+
+
+def test_poll_exits_3_when_no_source_could_be_polled(web: LocalWeb, tmp_path: Path) -> None:
+    cfg = tmp_path / "monitor.toml"
+    cfg.write_text(
+        '[storage]\nurl = "sqlite:///monitor.db"\n[fetch]\nretries = 0\n'
+        f'[[sources]]\nname = "gone"\nurl = "{web.url("/gone.xml")}"\n'
+        f'[[sources]]\nname = "html"\nurl = "{web.url("/page.html")}"\n',
+        encoding="utf-8",
+    )
+    web.add("/page.html", "<html><body>not a feed</body></html>")
+    result = cli(cfg, "poll")
+    assert result.returncode == 3, result.stderr
+    assert "2 sources, 2 failed" in result.stdout and "2 errors" in result.stdout
+    web.add("/gone.xml", '<rss version="2.0"><channel><title>t</title></channel></rss>',
+            content_type="application/rss+xml")  # fmt: skip
+    result = cli(cfg, "poll")
+    assert result.returncode == 0, result.stderr  # one source works: the poll did its job
+    assert "2 sources, 1 failed" in result.stdout
+
+
+def test_poll_no_deliver_leaves_the_alerts_queued_for_the_daemon(
+    sites: Sites, hook: Hook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    cfg = write_config(tmp_path / "monitor.toml", sites, hook)
+    relevant = publish_forty(sites)
+    result = cli(cfg, "poll", "--no-deliver", "--source", "feed")
+    assert result.returncode == 0, result.stderr
+    waiting = sum(1 for a in sites.feed.newest_first()[:FEED_SIZE] if a.relevant)
+    assert f"alerts: {waiting} queued for the daemon" in result.stdout
+    assert hook.keys == []
+    result = cli(cfg, "poll", "--source", "feed")
+    assert f"{waiting} delivered, 0 waiting" in result.stdout
+    assert len(hook.keys) == waiting and relevant

@@ -8,6 +8,7 @@ sitemaps) and how to walk back through them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,6 +19,10 @@ from monitor.urls import url_days
 if TYPE_CHECKING:
     from monitor.config import Source
     from monitor.sources.lists import Lists
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.I)
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
+_SUBSET_END = re.compile(rb"\]\s*>")
 
 Route = Literal["feed", "listing", "sitemap"]
 # Routes that list newest first: once one of their pages reaches back far enough, every
@@ -45,6 +50,24 @@ class SourceError(Exception):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def reject_entity_declarations(content: bytes) -> None:
+    """Raise SourceError "xml_entities" when the DOCTYPE declares entities.
+
+    No feed or sitemap needs its own entities, and nested ones expand exponentially
+    ("billion laughs") in the parsers that accept them.
+    """
+    doctype = _DOCTYPE.search(content)
+    if not doctype:
+        return
+    subset_end = _SUBSET_END.search(content, doctype.end())
+    stop = subset_end.end() if subset_end else len(content)
+    if _ENTITY_DECL.search(content, doctype.end(), stop):
+        raise SourceError(
+            "the document declares XML entities in its DOCTYPE; refused to expand them",
+            reason="xml_entities",
+        )
 
 
 @dataclass(frozen=True)

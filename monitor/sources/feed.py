@@ -18,7 +18,6 @@ import io
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
@@ -30,9 +29,9 @@ import feedparser
 import lxml.html
 from lxml import etree
 
-from monitor.config import Source
-from monitor.sources import DateRange, Entry, ListPage, SourceError, Validators
-from monitor.sources.lists import Lists, paged
+from monitor.fetch import FetchResult
+from monitor.sources import Entry, SourceError, reject_entity_declarations
+from monitor.sources.paged import PagedReader
 from monitor.urls import canonical_url
 
 log = logging.getLogger("monitor.sources")
@@ -52,9 +51,6 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "
 # Prolog items that may come before the root element.
 _PROLOG = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\]\s*)?>)", re.S | re.I)
 _ROOT = re.compile(r"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.I)
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
-_SUBSET_END = re.compile(rb"\]\s*>")
 _ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
 # Markup in the part of the document before the first item, to know which elements are open.
@@ -187,24 +183,6 @@ def _check_is_feed(content: bytes, content_type: str) -> None:
         raise SourceError(
             f"root element <{root}> is not RSS, RDF or Atom{_served_as(content_type)}",
             reason="not_a_feed",
-        )
-
-
-def reject_entity_declarations(content: bytes) -> None:
-    """Raise SourceError "xml_entities" when the DOCTYPE declares entities.
-
-    No feed or sitemap needs its own entities, and nested ones expand exponentially
-    ("billion laughs") in the parsers that accept them.
-    """
-    doctype = _DOCTYPE.search(content)
-    if not doctype:
-        return
-    subset_end = _SUBSET_END.search(content, doctype.end())
-    stop = subset_end.end() if subset_end else len(content)
-    if _ENTITY_DECL.search(content, doctype.end(), stop):
-        raise SourceError(
-            "the document declares XML entities in its DOCTYPE; refused to expand them",
-            reason="xml_entities",
         )
 
 
@@ -347,34 +325,14 @@ def html_to_text(markup: str) -> str:
 # --- the reader --------------------------------------------------------------------------
 
 
-class FeedReader:
+class FeedReader(PagedReader):
     """A feed source: the feed now; for history its older pages, then the site's sitemaps."""
 
-    def __init__(self, source: Source, lists: Lists) -> None:
-        self.source = source
-        self.lists = lists
+    route = "feed"
+    accept = "feed"
 
-    async def latest(self) -> list[ListPage]:
-        return [await self._read(self.source.url, 1)]
-
-    async def history(
-        self, window: DateRange, after: list[ListPage] | None = None
-    ) -> AsyncIterator[ListPage]:
-        from monitor.sources.sitemap import site_sitemaps  # sitemap.py imports this module
-
-        first = after[0] if after else None
-        pages = paged(self.lists, self._read, self.source.url, window, first, what="feed")
-        async for page in pages:
-            yield page
-        async for page in site_sitemaps(self.lists, window):
-            yield page
-
-    async def _read(self, url: str, page_no: int) -> ListPage:
-        res = await self.lists.get(url, accept="feed")
-        if res.not_modified:
-            return ListPage(url, "feed", not_modified=True)
+    def parse(self, res: FetchResult, page_no: int) -> tuple[list[Entry], str | None]:
         feed = parse_feed(res.content, res.url, content_type=res.content_type)
         if feed.problem:
             log.warning("%s: feed is malformed but was read: %s", self.source.name, feed.problem)
-        validators = Validators(res.etag, res.last_modified)
-        return ListPage(url, "feed", feed.entries, next=feed.next, validators=validators)
+        return feed.entries, feed.next

@@ -13,7 +13,7 @@ to be navigation by their URL (tags, categories, paging, login, search, files) n
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import (
@@ -29,11 +29,10 @@ from urllib.parse import (
 import lxml.html
 from lxml import etree
 
-from monitor.config import Source
 from monitor.dates import find_date_in_text, parse_date
-from monitor.sources import DateRange, Entry, ListPage, Validators
-from monitor.sources.lists import Lists, paged
-from monitor.sources.sitemap import site_sitemaps
+from monitor.fetch import FetchResult
+from monitor.sources import Entry
+from monitor.sources.paged import PagedReader
 from monitor.urls import canonical_url, same_site
 
 ACCEPT_SCORE = 3
@@ -660,38 +659,17 @@ def _pattern_page(pattern: str, base_url: str, n: int) -> str:
 # --- the reader --------------------------------------------------------------------------
 
 
-class ListingReader:
-    """A listing source. Listing pages are read again on every run: their content shifts
-    as articles appear, so they are never checkpointed, only read conditionally."""
+class ListingReader(PagedReader):
+    """A listing source: its first page now; for history the next pages, then the site's
+    sitemaps. Listing pages shift as articles appear, so a backfill never checkpoints
+    them; a poll asks for them conditionally."""
 
-    def __init__(self, source: Source, lists: Lists) -> None:
-        self.source = source
-        self.lists = lists
+    route = "listing"
+    accept = "html"
 
-    async def latest(self) -> list[ListPage]:
-        return [await self._read(self.source.url, 1)]
-
-    async def history(
-        self, window: DateRange, after: list[ListPage] | None = None
-    ) -> AsyncIterator[ListPage]:
-        first = after[0] if after else None
-        async for page in paged(
-            self.lists, self._read, self.source.url, window, first, what="listing"
-        ):
-            yield page
-        async for page in site_sitemaps(self.lists, window):
-            yield page
-
-    async def _read(self, url: str, page_no: int) -> ListPage:
-        res = await self.lists.get(url, accept="html")
-        if res.not_modified:
-            return ListPage(url, "listing", not_modified=True)
-        source = self.source
-        html = res.text
-        return ListPage(
-            url,
-            "listing",
+    def parse(self, res: FetchResult, page_no: int) -> tuple[list[Entry], str | None]:
+        source, html = self.source, res.text
+        return (
             parse_listing(html, res.url, link_pattern=source.link_pattern),
-            next=next_page(html, res.url, page_pattern=source.page_pattern, page_no=page_no),
-            validators=Validators(res.etag, res.last_modified),
+            next_page(html, res.url, page_pattern=source.page_pattern, page_no=page_no),
         )

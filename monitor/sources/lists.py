@@ -1,4 +1,4 @@
-"""How readers get their lists (feeds, listing pages, sitemaps), and walk a newest-first route.
+"""How readers get their lists (feeds, listing pages, sitemaps).
 
 Every list goes through the one Fetcher. A poll reads conditionally: the validators (ETag,
 Last-Modified) each list answered when last read in full are sent back, so an unchanged
@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from monitor.config import Source
 from monitor.fetch import Accept, Fetcher, FetchError, FetchResult
-from monitor.sources import DateRange, ListPage, SitemapRef, SourceError, Validators
+from monitor.sources import SitemapRef, SourceError, Validators
 
 log = logging.getLogger("monitor.sources")
-
-MAX_PAGES = 5000  # pages of one feed or listing read back at most
-QUIET_ENDS = frozenset({"http_404", "http_410"})  # how paging past the last page ends
 
 
 class Lists:
@@ -92,47 +89,3 @@ class Lists:
         found.append(f"{parts.scheme}://{parts.netloc}/sitemap.xml")
         skip = self.others | {self.source.url}
         return [u for u in dict.fromkeys(found) if u not in skip]
-
-
-ReadPage = Callable[[str, int], Awaitable[ListPage]]
-
-
-async def paged(
-    lists: Lists,
-    read: ReadPage,
-    first: str,
-    window: DateRange,
-    after: ListPage | None,
-    *,
-    what: str,
-) -> AsyncIterator[ListPage]:
-    """A newest-first route (feed paging, listing pagination) one page at a time: the first
-    page unless ``after`` is it (its failure is the source's), then each next page, until
-    one lists nothing new for this run, answers 304, or holds only entries older than the
-    window. Paging past the last page (404) ends the route quietly."""
-    page = after
-    if page is None:
-        page = await read(first, 1)
-        yield page
-    listed = {e.url for e in page.entries}
-    page_no = 1
-    while page.next and not page.not_modified and page_no < MAX_PAGES:
-        if window.before(page.entries):
-            return
-        page_no += 1
-        url = page.next
-        try:
-            page = await read(url, page_no)
-        except FetchError as e:
-            if e.reason not in QUIET_ENDS:
-                lists.failed(what, url, e)
-            return
-        except SourceError as e:
-            lists.failed(what, url, e)
-            return
-        if not page.not_modified:
-            page.entries = [e for e in page.entries if e.url not in listed]
-            if not page.entries:
-                return  # past the last page, or a site that repeats it
-            listed.update(e.url for e in page.entries)
-        yield page

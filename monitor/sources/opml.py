@@ -19,8 +19,7 @@ from lxml import etree
 
 from monitor.config import Source
 from monitor.config_edit import source_name
-from monitor.sources import SourceError
-from monitor.sources.feed import reject_entity_declarations
+from monitor.sources import SourceError, reject_entity_declarations
 from monitor.urls import canonical_url
 
 KIND_ATTR = "oicKind"  # OPML lets outlines carry attributes of their own

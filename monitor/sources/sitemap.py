@@ -23,8 +23,15 @@ from lxml import etree
 
 from monitor.config import Source
 from monitor.fetch import FetchError
-from monitor.sources import DateRange, Entry, ListPage, SitemapRef, SourceError, Validators
-from monitor.sources.feed import reject_entity_declarations
+from monitor.sources import (
+    DateRange,
+    Entry,
+    ListPage,
+    SitemapRef,
+    SourceError,
+    Validators,
+    reject_entity_declarations,
+)
 from monitor.sources.lists import Lists
 from monitor.urls import canonical_url
 
