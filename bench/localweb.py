@@ -68,7 +68,11 @@ def serve(
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self.answer(post(self.path, body) if post else NOT_FOUND)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: object, client_address: object) -> None:
+            pass  # a daemon closing its keep-alive connections as it stops is expected
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server

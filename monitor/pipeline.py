@@ -100,13 +100,13 @@ class Pipeline:
         n = len({e.url for p in pages for e in p.entries})
         return source, "ok" if n else "reachable, but lists no articles", n
 
-    async def poll(self, source: Source, *, allow_alerts: bool = True) -> PollReport:
+    async def poll(self, source: Source) -> PollReport:
         """Poll one source once, catching up when it published more than its window shows.
         Never raises for a source or article failure."""
         report = PollReport(source.name)
-        state = self.store.source_state(source.name)
+        state, known = self.store.poll_state(source.name)
         report.failures_before = state.consecutive_failures
-        lists = self.lists_for(source, self.store.list_states(source.name))
+        lists = self.lists_for(source, known)
         reader = reader_for(source, lists)
         try:
             pages = await reader.latest()
@@ -120,7 +120,7 @@ class Pipeline:
             report.lists_not_modified = lists.not_modified
             report.state = self.store.record_poll(source.name, error=None)
             return report
-        options = StoreOptions(alerts=allow_alerts, first_poll=state.polls == 0)
+        options = StoreOptions(first_poll=state.polls == 0)
         run = _Run(self, source, options)
         entries = _newest_first(list({e.url: e for p in pages for e in p.entries}.values()))
         report.discovered = len(entries)

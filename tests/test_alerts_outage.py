@@ -47,7 +47,7 @@ class Switch:
 
 
 def test_alerts_queued_during_an_hour_long_outage_go_out_within_a_minute_of_recovery(
-    store: Store, receiver: Receiver
+    db_url: str, receiver: Receiver
 ) -> None:
     random.seed(20261127)  # the retry jitter: the same run every time
     down = Switch(receiver, "/down")
@@ -57,7 +57,7 @@ def test_alerts_queued_during_an_hour_long_outage_go_out_within_a_minute_of_reco
         {"name": "ops", "kind": "webhook", "url": other.url},
     )
     ds = DispatcherSettings.of(settings.delivery)  # the defaults a config gets
-    second = Store(store.engine)  # another daemon on the same database
+    store, second = Store.open(db_url), Store.open(db_url)  # two daemons, one database
     every = timedelta(seconds=ds.interval)
     step = 3 * every  # runs during the outage, fewer than a daemon makes, to keep this quick
     start = datetime.now().astimezone()
@@ -96,6 +96,8 @@ def test_alerts_queued_during_an_hour_long_outage_go_out_within_a_minute_of_reco
     assert down.repeats == other.repeats == 0
     assert {r.status for r in outbox.alerts(store)} == {"sent"}
     assert outbox.failing_channels(store) == {}
+    store.close()
+    second.close()
 
 
 def test_the_first_delivery_that_gets_through_makes_the_channels_queue_due(

@@ -74,11 +74,12 @@ def test_poll_state_keeps_validators_per_list_and_counts_failures(db_url: str) -
     assert state.consecutive_failures == 2 and state.polls == 4 and state.window_hours == 6.0
     state = store.record_poll("s1", error=None, lists={"https://a.kz/rss": Validators('"v2"')})
     assert state.consecutive_failures == 0
-    assert store.list_states("s1") == {
+    assert store.poll_state("s1") == (state, {
         "https://a.kz/s.xml": index,
         "https://a.kz/rss": Validators('"v2"'),  # the newer answer replaced the older
-    }
-    assert store.list_states("s2") == {}  # validators belong to one source
+    })  # fmt: skip
+    new, lists = store.poll_state("s2")  # created at its first poll; lists are per source
+    assert new.polls == 0 and lists == {}
 
 
 def test_a_source_lease_has_one_holder_until_it_lapses_or_is_released(db_url: str) -> None:

@@ -396,6 +396,8 @@ async def _probe(run: _Run, digests: list[AlertChannel]) -> set[int]:
         if rows:
             tried.update(_ids(rows))
             await run.instant(rows)
+        elif not outbox.has_queued(run.store, ch.label):  # nothing left to hold back
+            outbox.channel_recovered(run.store, ch.label, now=run.now)
     return tried
 
 

@@ -116,6 +116,12 @@ def claim_probe(
 # --- failing channels --------------------------------------------------------------------
 
 
+def has_queued(store: Store, channel: str) -> bool:
+    q = select(Alert.id).where(Alert.channel == channel, Alert.status == "queued").limit(1)
+    with store.session() as s:
+        return s.exec(q).first() is not None
+
+
 def failing_channels(store: Store) -> dict[str, ChannelState]:
     with store.session() as s:
         return {row.channel: row for row in s.exec(select(ChannelState))}

@@ -124,11 +124,14 @@ class Store:
             s.commit()
             return state
 
-    def list_states(self, source: str) -> dict[str, Validators]:
-        """What each list of `source` answered when last read in full, by URL."""
-        q = select(ListState).where(ListState.source == source)
+    def poll_state(self, name: str) -> tuple[SourceState, dict[str, Validators]]:
+        """What a poll starts from, read together: the source's state, and what each of its
+        lists answered when last read in full, by URL."""
         with self.session() as s:
-            return {row.url: _validators(row) for row in s.exec(q)}
+            state = s.exec(select(SourceState).where(SourceState.name == name)).first()
+            q = select(ListState).where(ListState.source == name)
+            lists = {row.url: _validators(row) for row in s.exec(q)}
+        return state or self.source_state(name), lists
 
     # --- backfill checkpoints ------------------------------------------------------
 
