@@ -32,6 +32,7 @@ from pathlib import Path
 import localweb
 from localweb import Answer
 
+FEED_SIZE = 50  # entries a feed shows: more than one poll interval publishes
 CITIES = ("Astana", "Bishkek", "Tashkent", "Dushanbe", "Ashgabat", "Baku", "Jeddah", "Cairo")
 WORDS = (
     "delegation", "agreement", "budget", "committee", "harvest", "railway", "port", "bridge",
@@ -58,7 +59,7 @@ class Site:
 
     def feed(self, i: int, if_none_match: str | None) -> tuple[int, bytes, str]:
         with self.lock:
-            items = self.feeds[i][-20:]
+            items = self.feeds[i][-FEED_SIZE:]
         etag = f'"{i}-{items[-1] if items else 0}"'
         if if_none_match == etag:
             return 304, b"", etag
