@@ -37,9 +37,12 @@ class CycleResult:
         caught_up = sum(r.caught_up for r in self.reports)
         errors = self.failed + sum(sum(r.errors.values()) for r in self.reports)
         filled = sum(g.items for g in self.gaps)
+        read = sum(r.lists_read for r in self.reports)
+        unchanged = sum(r.lists_not_modified for r in self.reports)
         text = (
             f"{len(self.reports)} sources, {self.failed} failed; {stored + filled} stored "
-            f"({caught_up} from further back, {filled} filling gaps); {errors} errors"
+            f"({caught_up} from further back, {filled} filling gaps); {errors} errors; "
+            f"lists: {read} read, {unchanged} unchanged (304)"
         )
         if self.delivery is None:
             return f"{text}; alerts: {self.waiting} queued for the daemon"
