@@ -30,7 +30,7 @@ from monitor.sources import (
     reader_for,
 )
 from monitor.sources.lists import Lists
-from monitor.store.models import Gap, SourceState, utcnow
+from monitor.store.models import SourceState, utcnow
 from monitor.store.repo import Store
 
 log = logging.getLogger("monitor.pipeline")
@@ -115,7 +115,7 @@ class Pipeline:
             log.error("%s: %s", source.name, e)
             report.state = self.store.record_poll(source.name, error=report.error)
             return report
-        if all(p.not_modified for p in pages):
+        if all(p.not_modified for p in pages) and state.catch_up_from is None:
             report.not_modified = True
             report.lists_not_modified = lists.not_modified
             report.state = self.store.record_poll(source.name, error=None)
@@ -128,27 +128,29 @@ class Pipeline:
         for page in pages:
             run.require(page, page.entries)
         run.take(entries, fresh)
-        bound = self._catch_up_bound(state, pages, entries, fresh)
-        gap = None
+        bound = state.catch_up_from or self._catch_up_bound(state, pages, entries, fresh)
         if bound is not None:
-            # Recorded first: if the process dies while catching up, the gap stays open and
-            # the daemon's catch-up finishes the work.
-            gap = self.store.open_gap(source.name, bound, utcnow(), merge=False)
+            if state.catch_up_from is None:
+                # Noted first: if the process dies while catching up, the next poll of the
+                # source (by any daemon) catches up again from the same point.
+                self.store.begin_catch_up(source.name, bound)
             reached = await self._catch_up(reader, pages, run, report, bound)
         for outcome in await run.settle():
             report.add(outcome)
-        if gap is not None:
-            self._settle_gap(gap, run, report, reached=reached, clean=not lists.errors)
+        if bound is not None:
+            self._record_gap(source, run, report, bound, reached=reached, clean=not lists.errors)
         report.new = len(run.started)
         report.errors.update(lists.errors)
         report.lists_read, report.lists_not_modified = lists.read, lists.not_modified
         robots.log_skipped(source.name, report.errors)
         window = feed_window(entries)
+        hours = window.total_seconds() / 3600 if window else None
         report.state = self.store.record_poll(
             source.name,
             error=None,
-            window_hours=window.total_seconds() / 3600 if window else None,
+            window_hours=hours if entries else "keep",
             lists=run.settled_lists(),
+            caught_up=bound is not None,
         )
         log.info(
             "%s: %d listed, %d new (%d from further back), %d stored, %d duplicates, "
@@ -203,27 +205,33 @@ class Pipeline:
                 break
         return reached
 
-    def _settle_gap(
-        self, gap: Gap, run: _Run, report: PollReport, *, reached: bool, clean: bool
+    def _record_gap(
+        self,
+        source: Source,
+        run: _Run,
+        report: PollReport,
+        bound: datetime,
+        *,
+        reached: bool,
+        clean: bool,
     ) -> None:
-        """Forget the gap when the catch-up reached what was stored; else keep what it did
-        not reach: given up at once when every route was read without error, left to the
-        daemon's catch-up when one failed or ``max_items_per_poll`` cut the poll short."""
-        assert gap.id is not None
+        """A gap for what the catch-up did not reach: given up at once when every route
+        was read without error, left to the daemon's catch-up when one failed or
+        ``max_items_per_poll`` cut the poll short."""
         if reached and not run.cut:
-            self.store.narrow_gap(gap.id, None)
             return
         dated = [e.published for e in run.taken if e.published]
-        kept = self.store.narrow_gap(gap.id, min(dated) if dated else gap.end)
-        if kept is None:
+        end = min(dated) if dated else utcnow()
+        if end <= bound:
             return
+        gap = self.store.open_gap(source.name, bound, end)
         report.gap = True
         log.warning(
             "%s: nothing was seen between %s and %s (gap %s)",
-            kept.source, f"{kept.start:%Y-%m-%d %H:%M}", f"{kept.end:%Y-%m-%d %H:%M}", kept.id,
+            source.name, f"{bound:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}", gap.id,
         )  # fmt: skip
         if clean and not run.cut:
-            give_up_gap(self.store, self.settings, kept)
+            give_up_gap(self.store, self.settings, gap)
 
 
 class _Run:

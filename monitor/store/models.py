@@ -64,6 +64,9 @@ class SourceState(SQLModel, table=True):
     next_poll_at: datetime | None = Field(default=None, sa_column=_ts())
     # Hours of publishing the last poll could see (newest minus oldest dated entry).
     window_hours: float | None = None
+    # Set while a poll reads the source's history back to this point; a poll that died
+    # before it was done leaves it set, and the next poll catches up from here again.
+    catch_up_from: datetime | None = Field(default=None, sa_column=_ts())
 
 
 class ListState(SQLModel, table=True):

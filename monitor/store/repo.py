@@ -101,9 +101,11 @@ class Store:
         error: str | None,
         window_hours: float | None | Literal["keep"] = "keep",
         lists: Mapping[str, Validators] | None = None,
+        caught_up: bool = False,
     ) -> SourceState:
         """Remember the outcome of one poll in one transaction: success or the error, the
-        window it saw, and the lists it read in full (by URL)."""
+        window it saw, the lists it read in full (by URL), and (``caught_up``) that the
+        catch-up begun with ``begin_catch_up`` is done."""
         now = utcnow()
         with self.session() as s:
             state = s.exec(select(SourceState).where(SourceState.name == name)).one()
@@ -117,12 +119,22 @@ class Store:
                 state.consecutive_failures += 1
             if window_hours != "keep":
                 state.window_hours = window_hours
+            if caught_up and error is None:
+                state.catch_up_from = None
             s.add(state)
             if lists:
                 rows = [_list_row(name, url, v, now) for url, v in lists.items()]
                 s.connection().execute(_upsert(s.connection(), ListState, ["source", "url"]), rows)
             s.commit()
             return state
+
+    def begin_catch_up(self, name: str, since: datetime) -> None:
+        """Note that a poll reads `name`'s history back to `since`, until record_poll says
+        it is done: a poll that dies meanwhile leaves it for the next one."""
+        with self.writing() as w:
+            w.conn.execute(
+                update(SourceState).where(col(SourceState.name) == name).values(catch_up_from=since)
+            )
 
     def poll_state(self, name: str) -> tuple[SourceState, dict[str, Validators]]:
         """What a poll starts from, read together: the source's state, and what each of its
@@ -170,34 +182,17 @@ class Store:
         with self.session() as s:
             return {src: int(n) for src, n in s.exec(q)}
 
-    def open_gap(self, source: str, start: datetime, end: datetime, *, merge: bool = True) -> Gap:
-        """Record a gap, merged into an open one of the same source it overlaps (unless
-        ``merge`` is false)."""
+    def open_gap(self, source: str, start: datetime, end: datetime) -> Gap:
+        """Record a gap, merged into an open one of the same source it overlaps."""
         with self.session() as s:
             q = select(Gap).where(
                 Gap.source == source, Gap.status == "open", Gap.start <= end, Gap.end >= start
             )
-            gap = s.exec(q).first() if merge else None
+            gap = s.exec(q).first()
             if gap is None:
                 gap = Gap(source=source, start=start, end=end)
             else:
                 gap.start, gap.end = min(gap.start, start), max(gap.end, end)
-            s.add(gap)
-            s.commit()
-            return gap
-
-    def narrow_gap(self, gap_id: int, end: datetime | None) -> Gap | None:
-        """Move an open gap's end earlier, or (``end`` None) forget it: what it feared
-        missing was found. The gap as it is now, None when forgotten or no longer open."""
-        with self.session() as s:
-            gap = s.get(Gap, gap_id)
-            if gap is None or gap.status != "open":
-                return None
-            if end is None or end <= gap.start:
-                s.delete(gap)
-                s.commit()
-                return None
-            gap.end = min(gap.end, end)
             s.add(gap)
             s.commit()
             return gap

@@ -1,4 +1,5 @@
-"""list validators per source and URL, channel state for delivery after an outage
+"""list validators per source and URL, a source's pending catch-up, channel state for
+delivery after an outage
 
 Revision ID: 0006
 Revises: 0005
@@ -43,10 +44,12 @@ def upgrade() -> None:
     with op.batch_alter_table("source_state", schema=None) as batch_op:
         batch_op.drop_column("etag")
         batch_op.drop_column("last_modified")
+        batch_op.add_column(sa.Column("catch_up_from", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("source_state", schema=None) as batch_op:
+        batch_op.drop_column("catch_up_from")
         batch_op.add_column(sa.Column("last_modified", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("etag", sa.String(length=500), nullable=True))
     with op.batch_alter_table("alert", schema=None) as batch_op:
