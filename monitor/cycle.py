@@ -29,8 +29,8 @@ class CycleResult:
 
     @property
     def nothing_done(self) -> bool:
-        """No source could be polled at all."""
-        return self.failed == len(self.reports)
+        """There were sources to poll, and none could be."""
+        return bool(self.reports) and self.failed == len(self.reports)
 
     def summary(self) -> str:
         stored = sum(r.stored for r in self.reports)

@@ -70,8 +70,6 @@ def poll(
 
     settings = settings_of(ctx)
     chosen = chosen_sources(settings, source)
-    if not chosen:
-        fail("no enabled sources to poll", EXIT_NOTHING_DONE)
     result = run(run_poll_cycle(settings, chosen, deliver=not no_deliver))
     poll_table(result.reports)
     say(result.summary())
