@@ -245,6 +245,7 @@ class AlertChannel(_Strict):
     sender: str | None = None
     to: list[str] = Field(default_factory=list)
     subject_tag: str = "[OIC]"
+    # any kind: one message per story, or one per digest_every listing the period's stories
     mode: Literal["instant", "digest"] = "instant"
     digest_every: Duration = timedelta(hours=24)
     # routing

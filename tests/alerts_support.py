@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+import jsonschema
+from referencing import Registry, Resource
+
+from monitor.alerts.webhook import BODY_KINDS, schema
 from monitor.config import AlertChannel, Settings
 from monitor.store.models import Alert, Item
 from monitor.store.repo import Store
@@ -49,6 +55,44 @@ class Receiver(LocalWeb):
     def posted(self, path: str) -> list[Posted]:
         with self._posts_lock:
             return [p for p in self.posts if p.path == path]
+
+
+@cache
+def _validators() -> dict[str, jsonschema.protocols.Validator]:
+    schemas = {kind: schema(kind) for kind in BODY_KINDS}
+    registry: Registry[Any] = Registry().with_resources(
+        (str(s["$id"]), Resource.from_contents(s)) for s in schemas.values()
+    )
+    out = {}
+    for kind, s in schemas.items():
+        cls = jsonschema.validators.validator_for(s)
+        cls.check_schema(s)
+        out[kind] = cls(s, registry=registry, format_checker=cls.FORMAT_CHECKER)
+    return out
+
+
+def validate_body(body: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError unless `body` matches the schema of its kind."""
+    kind = body.get("kind")
+    assert kind in BODY_KINDS, f"webhook body without a known kind: {body!r:.200}"
+    _validators()[str(kind)].validate(body)
+
+
+def validate_posts(posts: list[Posted]) -> int:
+    """Check every JSON webhook body among `posts` against its schema; how many were checked.
+
+    Only the monitor's own webhook posts (they carry an Idempotency-Key) are checked; of
+    those, Slack-format bodies (a single `text`) are Slack's shape, not ours.
+    """
+    n = 0
+    for post in posts:
+        if "idempotency-key" not in post.headers:
+            continue
+        body = json.loads(post.body)
+        if isinstance(body, dict) and set(body) != {"text"}:
+            validate_body(body)
+            n += 1
+    return n
 
 
 def settings_with(*channels: dict[str, Any]) -> Settings:

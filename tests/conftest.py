@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from monitor.store.repo import Store
-from tests.alerts_support import Receiver
+from tests.alerts_support import Receiver, validate_posts
 from tests.webserver import LocalWeb
 
 SEEDS_DIR = Path(__file__).resolve().parent / "data" / "seeds"
@@ -57,10 +57,12 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    """The alert tests' webhook receiver on 127.0.0.1."""
+    """The alert tests' webhook receiver on 127.0.0.1; every JSON body it was sent must
+    match the published schema of its kind."""
     server = Receiver()
     server.start()
     try:
         yield server
     finally:
         server.stop()
+    validate_posts(server.posts)

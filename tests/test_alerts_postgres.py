@@ -55,16 +55,6 @@ def store(pg_url: str) -> Iterator[Store]:
         s.close()
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_a_row_locked_by_another_dispatcher_is_skipped(store: Store) -> None:
     add_story(store, ["hook"], title="first OIC story")
     add_story(store, ["hook"], title="second OIC story")

@@ -228,13 +228,6 @@ def assert_nothing_alerted(cfg: Path, receiver: Receiver) -> None:
     assert receiver.posts == []
 
 
-@pytest.fixture
-def receiver() -> object:
-    hook = Receiver().start()
-    yield hook
-    hook.stop()
-
-
 def test_backfill_stores_exactly_the_articles_in_range(
     web: LocalWeb, tmp_path: Path, receiver: Receiver
 ) -> None:

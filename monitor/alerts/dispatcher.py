@@ -241,7 +241,11 @@ class _Run:
             return
         key = digest_key([r.story_key for r in kept])
         try:
-            if channel.kind == "apprise":
+            if channel.kind == "webhook":
+                keyed = list(zip(stories, (r.story_key for r in kept), strict=True))
+                body = webhook.digest_body(channel, keyed, key=key)
+                detail = await webhook.post(self.client, channel, body, key=key)
+            elif channel.kind == "apprise":
                 previous = [r.last_error for r in kept]
                 detail = await apprise_channel.send_digest(channel, stories, previous=previous)
             else:
@@ -319,8 +323,8 @@ def _keys(rows: Sequence[Alert]) -> str:
 
 
 def _digest_channels(settings: Settings) -> list[AlertChannel]:
-    # Email and chat channels can collect a digest; operator alerts always go out at once.
-    return [ch for ch in settings.alerts if ch.kind in ("email", "apprise") and ch.mode == "digest"]
+    # Operator alerts always go out at once, whatever the channel's mode.
+    return [ch for ch in settings.alerts if ch.mode == "digest"]
 
 
 async def dispatch_due(

@@ -17,7 +17,7 @@ from email.utils import formatdate
 from functools import cache
 from importlib.resources import files
 from string import Template
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from monitor.config import AlertChannel
@@ -67,19 +67,23 @@ class OperatorNotice:
     @classmethod
     def from_payload(cls, payload: Mapping[str, object] | None) -> OperatorNotice:
         p = payload or {}
-        event: OperatorEvent
-        if p.get("event") == "failing":
-            event = "failing"
-        elif p.get("event") == "recovered":
-            event = "recovered"
-        else:
+        event = next((e for e in OPERATOR_EVENTS if e == p.get("event")), None)
+        if event is None:
             raise ValueError(f"operator alert with unknown event {p.get('event')!r}")
         return cls(source=str(p.get("source") or "?"), event=event, message=str(p.get("message")))
 
     @property
     def headline(self) -> str:
-        state = "is failing" if self.event == "failing" else "has recovered"
-        return f"source {self.source} {state}"
+        return f"source {self.source} {_EVENT_HEADLINES[self.event]}"
+
+
+OPERATOR_EVENTS: tuple[OperatorEvent, ...] = get_args(OperatorEvent)
+_EVENT_HEADLINES: dict[OperatorEvent, str] = {
+    "failing": "is failing",
+    "recovered": "has recovered",
+    "silent": "has gone silent",
+    "gap": "missed articles that cannot be recovered",
+}
 
 
 def _weight(e: Mapping[str, object]) -> float:
@@ -213,6 +217,18 @@ def test_json(*, key: str) -> dict[str, object]:
     return {"kind": "test", "key": key, "message": "oic-monitor test alert: this channel works."}
 
 
+def digest_json(stories: Sequence[tuple[Story, str]], *, key: str) -> dict[str, object]:
+    """The webhook body of a digest: each (story, its key) as its own alert would have been."""
+    keys = {id(story): story_key for story, story_key in stories}
+    ordered = digest_order([story for story, _ in stories])
+    return {
+        "kind": "digest",
+        "key": key,
+        "count": len(ordered),
+        "stories": [story_json(s, key=keys[id(s)]) for s in ordered],
+    }
+
+
 def slack_escape(text: str) -> str:
     """Slack and Mattermost treat &, < and > as markup."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -238,6 +254,13 @@ def slack_story(story: Story) -> str:
     if story.late:
         lines.append("late: " + slack_escape(story.late))
     return "\n".join(lines)
+
+
+def slack_digest(stories: Sequence[Story]) -> str:
+    ordered = digest_order(stories)
+    n = len(ordered)
+    head = f"*oic-monitor: {n} new {'story' if n == 1 else 'stories'}*"
+    return "\n\n".join([head, *(slack_story(s) for s in ordered)])
 
 
 def slack_operator(notice: OperatorNotice) -> str:
