@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from monitor.store import search
 from monitor.store.models import Alert, Feedback, Item, SourceState, utcnow
 from monitor.store.repo import Store
 
@@ -75,21 +76,6 @@ def _day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _text_match(store: Store, text: str) -> ColumnElement[bool]:
-    fields = (col(Item.title), col(Item.text), col(Item.url))
-    if store.engine.dialect.name == "postgresql":
-        pattern = f"%{_escape_like(text)}%"
-        return or_(*(f.ilike(pattern, escape="\\") for f in fields))
-    # SQLite folds case for ASCII only, so Cyrillic and other scripts are tried in the
-    # usual spellings: as typed, lower, upper and capitalised.
-    variants = dict.fromkeys([text, text.lower(), text.upper(), text.capitalize()])
-    return or_(*(f.like(f"%{_escape_like(v)}%", escape="\\") for v in variants for f in fields))
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _filtered(
     store: Store, q: ItemQuery, stmt: SelectOfScalar[Item] | None = None
 ) -> SelectOfScalar[Item]:
@@ -106,8 +92,8 @@ def _filtered(
         stmt = stmt.where(_when() >= _day_start(q.since))
     if q.until:
         stmt = stmt.where(_when() < _day_start(q.until + timedelta(days=1)))
-    if q.text and q.text.strip():
-        stmt = stmt.where(_text_match(store, q.text.strip()))
+    if q.text and (parsed := search.parse_query(q.text)):
+        stmt = stmt.where(*search.matches(col(Item.id), parsed, store.engine.dialect.name))
     return stmt
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from monitor.sources import SitemapRef, Validators
+from monitor.store import search
 from monitor.store.db import make_engine, migrate
 from monitor.store.models import (
     Alert,
@@ -597,6 +598,7 @@ class Writer:
         """Insert a new item (``matching_item`` said there is none) with its URLs, story
         bands and alerts; sets ``item.id``."""
         item.id = _insert_row(self.conn, item)
+        search.index_items(self.conn, [(item.id, item.title, item.text)])
         if item.story_id is None:
             item.story_id = item.id  # the first item of a new story names it
             self.conn.execute(update(Item).where(col(Item.id) == item.id).values(story_id=item.id))

@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import monitor.store.models  # noqa: F401  (registers the tables)
+from monitor.store.search import in_models
 
 config = context.config
 engine = config.attributes["engine"]
@@ -14,6 +15,7 @@ with engine.begin() as connection:
     context.configure(
         connection=connection,
         target_metadata=SQLModel.metadata,
+        include_name=in_models,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
