@@ -22,11 +22,12 @@ from urllib.parse import urlsplit
 
 from monitor.config import AlertChannel
 from monitor.display import item_title, precision_of, published_label
+from monitor.evidence import snippet as evidence_snippet
+from monitor.evidence import terms as evidence_terms
 from monitor.store.models import Item
 
 OperatorEvent = Literal["failing", "recovered", "silent", "gap"]
 
-SNIPPET_CHARS = 300  # the lead of the text shown when no evidence snippet exists
 SLACK_TERMS = 8  # evidence terms listed in a Slack line
 
 
@@ -52,8 +53,7 @@ class Story:
     @property
     def terms(self) -> list[str]:
         """Distinct evidence terms, strongest first."""
-        ranked = sorted(self.evidence, key=_weight, reverse=True)
-        return list(dict.fromkeys(str(e["term"]) for e in ranked if e.get("term")))
+        return evidence_terms(self.evidence)
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,6 @@ _EVENT_HEADLINES: dict[OperatorEvent, str] = {
 }
 
 
-def _weight(e: Mapping[str, object]) -> float:
-    w = e.get("weight")
-    return float(w) if isinstance(w, (int, float)) else 0.0
-
-
 def story_from_item(
     item: Item, also_reported_by: Sequence[str] = (), late: str | None = None
 ) -> Story:
@@ -108,27 +103,10 @@ def story_from_item(
         story_id=item.story_id,
         evidence=evidence,
         also_reported_by=list(also_reported_by),
-        snippet=_evidence_snippet(evidence) or _lead(item.text),
+        snippet=evidence_snippet(evidence, item.text),
         late=late,
         published_precision=item.published_precision,
     )
-
-
-def _evidence_snippet(evidence: Sequence[Mapping[str, object]]) -> str:
-    """The strongest snippet from the article itself; a title match only when that is all."""
-    ranked = sorted(evidence, key=lambda e: (e.get("where") != "title", _weight(e)), reverse=True)
-    for e in ranked:
-        snippet = e.get("snippet")
-        if isinstance(snippet, str) and snippet.strip():
-            return " ".join(snippet.split())
-    return ""
-
-
-def _lead(text: str) -> str:
-    lead = " ".join(text.split())
-    if len(lead) > SNIPPET_CHARS:
-        lead = lead[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
-    return lead
 
 
 def _utc(dt: datetime | None) -> datetime | None:
