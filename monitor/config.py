@@ -110,12 +110,32 @@ class StorySettings(_Strict):
     similarity: float = Field(default=0.5, gt=0.0, le=1.0)
 
 
+ANALYST_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+# The analyst of the shared token (and of a dashboard without any); no user may take it.
+SHARED_ANALYST = "shared"
+
+
+class WebUser(_Strict):
+    """A named analyst: marks, read state, stars and saved searches are theirs."""
+
+    name: str = Field(pattern=ANALYST_NAME, max_length=100)
+    token_env: str  # the environment variable holding this analyst's token
+
+    @field_validator("name")
+    @classmethod
+    def _not_shared(cls, v: str) -> str:
+        if v == SHARED_ANALYST:
+            raise ValueError(f"{SHARED_ANALYST!r} names the shared token's analyst: pick another")
+        return v
+
+
 class WebSettings(_Strict):
-    """`serve` and `run --http`: where the dashboard listens and where its token comes from."""
+    """`serve` and `run --http`: where the dashboard listens and where its tokens come from."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
-    token_env: str | None = None  # required when host is not a loopback address
+    token_env: str | None = None  # the shared token; a token is required beyond loopback
+    users: list[WebUser] = Field(default_factory=list)
     page_size: int = Field(default=50, ge=1, le=500)
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; any
     # other peer is itself the client, whatever headers it sends.
@@ -131,6 +151,15 @@ class WebSettings(_Strict):
                 raise ValueError(
                     f"{entry!r} is not an IP address or network such as 127.0.0.1 or 10.0.0.0/8"
                 ) from None
+        return v
+
+    @field_validator("users")
+    @classmethod
+    def _unique_users(cls, v: list[WebUser]) -> list[WebUser]:
+        names = [u.name for u in v]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two users are both named {name!r}")
         return v
 
     def resolved_token(self) -> str | None:

@@ -1,5 +1,5 @@
-"""How an item's title and publication date are shown: the same in `items`, the web
-pages, the Atom and JSON feeds, and alerts.
+"""How values are written for people, alike in `items`, the command line's tables, the web
+pages, the Atom and JSON feeds, downloads and alerts.
 
 An item without a title (an imported text file, a page that names none) is shown with one
 made from its text: the first line when it is short, otherwise the first sentence, cut at
@@ -7,23 +7,52 @@ a word with "…". A date line or view counter at the top is skipped, and a date
 right after the title on the same line ("Partnership for development 24 March 2022 0:08
 247 ...") ends it. An item without a date is shown as undated, never as published when
 it was stored; one whose text gave only a month is shown as that month.
+
+Only the standard library is imported up front, so the command line can use this module
+without slowing its start; the date reader is loaded when a title is made from a text.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from monitor.dates import Precision, date_near_top
+if TYPE_CHECKING:
+    from monitor.dates import Precision
 
 TITLE_CHARS = 150  # a first line this long or shorter is the title
 HEAD_LINES = 5  # lines looked at for a title
 DATE_IN_LINE = 80  # a date this far into the first line may follow the title
 MIN_TITLE_WORDS = 2  # words before such a date that make a title ("date 2023-03" does not)
 
+# A cut cell (a title, an error) is at most this many characters, "…" included.
+CELL_WIDTH = 70
+
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _SENTENCE = re.compile(r"[.!?…؟](?=[\"'»”’)\]]*(?:\s+\S|\s*$))")
 _EDGE = " \t,;:|/·•–—-"
+
+
+def cut(text: str | None, width: int = CELL_WIDTH) -> str:
+    """`text` on one line, cut to `width` characters with "…" when it was longer."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
+
+
+def duration(seconds: float) -> str:
+    """3600 -> 1h, 5400 -> 1h30m, 90061 -> 1d1h: the two largest units, as the config
+    writes durations."""
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n][:2]
+    return "".join(shown) or "0s"
+
+
+# --- titles ------------------------------------------------------------------------------
 
 
 def _is_words(line: str) -> bool:
@@ -38,7 +67,7 @@ def _first_sentence(text: str) -> str:
     return text
 
 
-def _cut(text: str, limit: int = TITLE_CHARS) -> str:
+def _cut_at_word(text: str, limit: int = TITLE_CHARS) -> str:
     if len(text) <= limit:
         return text
     head = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
@@ -47,6 +76,8 @@ def _cut(text: str, limit: int = TITLE_CHARS) -> str:
 
 def title_from_text(text: str) -> str | None:
     """A title for a text that came without one (see the module docstring)."""
+    from monitor.dates import date_near_top  # here: the CLI imports this module at start
+
     lines = [line.strip() for line in text.splitlines() if line.strip()][:HEAD_LINES]
     for line in lines:
         if not _is_words(line):
@@ -55,13 +86,13 @@ def title_from_text(text: str) -> str | None:
         if found is not None:
             before = line[: found.start].strip(_EDGE)
             if len(_WORD.findall(before)) >= MIN_TITLE_WORDS:
-                return _cut(before)
+                return _cut_at_word(before)
             after = line[found.end :].strip(_EDGE)
             line = after if _is_words(after) else line
         if len(line) <= TITLE_CHARS:
             return line
         sentence = _first_sentence(line)
-        return _cut(sentence) if len(sentence) > TITLE_CHARS else sentence.removesuffix(".")
+        return _cut_at_word(sentence) if len(sentence) > TITLE_CHARS else sentence.removesuffix(".")
     return None
 
 
@@ -71,6 +102,8 @@ def item_title(title: str | None, text: str | None) -> str:
         return " ".join(title.split())
     return title_from_text(text or "") or ""
 
+
+# --- publication dates -------------------------------------------------------------------
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",

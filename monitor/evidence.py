@@ -33,11 +33,11 @@ def strongest_snippet(evidence: Evidence | None) -> str:
     return ""
 
 
-def lead(text: str, chars: int = SNIPPET_CHARS) -> str:
-    """The start of `text` on one line, cut at a word with " …"."""
+def lead(text: str, chars: int = SNIPPET_CHARS, ellipsis: str = " …") -> str:
+    """The start of `text` on one line, cut at a word and marked with `ellipsis`."""
     flat = " ".join(text.split())
     if len(flat) > chars:
-        flat = flat[:chars].rsplit(" ", 1)[0] + " …"
+        flat = flat[:chars].rsplit(" ", 1)[0] + ellipsis
     return flat
 
 

@@ -1,20 +1,23 @@
 """How well the classifier does on live items, measured by the analysts' feedback.
 
 A `relevant` mark is a positive, `not_relevant` a negative; the classifier's prediction is
-positive when it put the item in the `relevant` tier (the one that raises alerts). The
-marked items also export as evaluation cases in the shape of tests/data/eval/*.jsonl, so
-what analysts correct today becomes part of the classifier's test set.
+positive when it put the item in the `relevant` tier (the one that raises alerts). When
+several analysts marked one item, the latest mark is its label overall and per language and
+source; the breakdown by analyst scores each analyst's own marks. The marked items also
+export as evaluation cases in the shape of tests/data/eval/*.jsonl, so what analysts
+correct today becomes part of the classifier's test set.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from monitor.classify.evaluate import Scores
 from monitor.display import item_title
+from monitor.store.marks import Mark, verdicts
 from monitor.store.models import Item
 
 UNKNOWN_LANGUAGE = "und"
@@ -63,12 +66,14 @@ class FeedbackReport:
     overall: ReportRow
     by_language: list[ReportRow]
     by_source: list[ReportRow]
+    by_analyst: list[ReportRow] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "overall": self.overall.to_dict(),
             "languages": {r.key: r.to_dict() for r in self.by_language},
             "sources": {r.key: r.to_dict() for r in self.by_source},
+            "analysts": {r.key: r.to_dict() for r in self.by_analyst},
         }
 
     def format(self) -> str:
@@ -79,6 +84,7 @@ class FeedbackReport:
         lines = [head, _line("overall", "", self.overall)]
         lines += [_line("language", r.key, r) for r in self.by_language]
         lines += [_line("source", r.key, r) for r in self.by_source]
+        lines += [_line("analyst", r.key, r) for r in self.by_analyst]
         return "\n".join(lines)
 
 
@@ -105,9 +111,15 @@ def _row(key: str, pairs: list[tuple[Item, str]]) -> ReportRow:
     return ReportRow(key, Scores(tp, fp, fn, len(pairs)), agree)
 
 
-def build_report(pairs: Iterable[tuple[Item, str]]) -> FeedbackReport:
-    """Precision and recall of the `relevant` tier, overall and per language and source."""
+def build_report(
+    pairs: Iterable[tuple[Item, str]], by_analyst: Iterable[tuple[Item, str, str]] = ()
+) -> FeedbackReport:
+    """Precision and recall of the `relevant` tier, overall and per language and source
+    from `pairs` (one label per item), and per analyst from (item, label, analyst) marks."""
     pairs = list(pairs)
+    analysts: dict[str, list[tuple[Item, str]]] = {}
+    for item, label, analyst in by_analyst:
+        analysts.setdefault(analyst, []).append((item, label))
     by_lang: dict[str, list[tuple[Item, str]]] = {}
     by_source: dict[str, list[tuple[Item, str]]] = {}
     for item, label in pairs:
@@ -117,7 +129,13 @@ def build_report(pairs: Iterable[tuple[Item, str]]) -> FeedbackReport:
         overall=_row("overall", pairs),
         by_language=[_row(k, v) for k, v in sorted(by_lang.items())],
         by_source=[_row(k, v) for k, v in sorted(by_source.items())],
+        by_analyst=[_row(k, v) for k, v in sorted(analysts.items())],
     )
+
+
+def report_from_marks(marks: Sequence[Mark]) -> FeedbackReport:
+    """The report of every analyst's marks (see the module's note on several marks)."""
+    return build_report(verdicts(marks), [(m.item, m.label, m.analyst) for m in marks])
 
 
 def eval_case(item: Item, label: str, split: str = "heldout") -> dict[str, object]:

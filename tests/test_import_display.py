@@ -133,12 +133,14 @@ def test_web_pages_feeds_and_alerts_agree_on_titles_and_dates(imported) -> None:
                 "published_precision": "month",
             }
             assert '<dd id="published">March 2023</dd>' in page
+            row_html = listing.split(f'data-id="{item_id}"', 1)[1].split("</li>", 1)[0]
+            assert '<time class="date">March 2023</time>' in row_html
             assert "March 2023" in chat and "2023-03-01" not in chat
         else:
             assert entry.findtext(f"{ATOM}published", "").startswith(day)
             assert day in page and day in chat
     # The list's date column says "undated" rather than the time the file was imported.
-    assert listing.count('class="undated"') == 2
+    assert listing.count('class="date undated"') == 2
     store.close()
 
 

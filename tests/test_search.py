@@ -79,7 +79,7 @@ def stored(db_url: str) -> Iterator[tuple[Store, dict[str, int]]]:
         store.close()
 
 
-def found(store: Store, q: str, **filters: str) -> set[str]:
+def found(store: Store, q: str, **filters: tuple[str, ...]) -> set[str]:
     items = iter_items(store, ItemQuery(text=q, **filters))  # type: ignore[arg-type]
     return {i.language or "" for i in items}
 
@@ -131,11 +131,12 @@ def test_search(stored: tuple[Store, dict[str, int]], query: str, expected: set[
     assert found(store, query) == expected
 
 
-def test_search_and_filters_narrow_together(stored: tuple[Store, dict[str, int]]) -> None:
+def test_filters_take_several_values(stored: tuple[Store, dict[str, int]]) -> None:
     store, _ = stored
-    assert found(store, "OIC OR ОИС OR ИЫҰ", language="kk") == {"kk"}
-    assert found(store, "", source="oic-ar") == {"ar"}
-    assert found(store, "ОИС", language="ar") == set()
+    assert found(store, "", languages=("ru", "kk")) == {"ru", "kk"}
+    assert found(store, "OIC OR ОИС OR ИЫҰ", languages=("ru", "kk")) == {"ru", "kk"}
+    assert found(store, "", sources=("oic-ar", "oic-en", "aa-tr")) == {"ar", "en", "tr"}
+    assert found(store, "ОИС", languages=("kk", "ar")) == set()
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.classify import classification_to_dict, load_classifier
-from monitor.config import Settings, settings_from_dict
+from monitor.config import SHARED_ANALYST, Settings, settings_from_dict
 from monitor.fingerprint import content_hash
-from monitor.store import queries
+from monitor.store import marks
 from monitor.store.archive import write_text_file
 from monitor.store.models import Alert, Item, utcnow
 from monitor.store.repo import Store
@@ -124,8 +124,8 @@ def add_feedback(seeded: Seeded) -> None:
     for lang in SOURCES:
         relevant = seeded.by(language=lang, tier="relevant")
         none = seeded.by(language=lang, tier="none")
-        queries.set_feedback(seeded.store, relevant[0].id or 0, "relevant")
-        queries.set_feedback(seeded.store, none[0].id or 0, "relevant")
+        marks.set_feedback(seeded.store, relevant[0].id or 0, "relevant", SHARED_ANALYST)
+        marks.set_feedback(seeded.store, none[0].id or 0, "relevant", SHARED_ANALYST)
 
 
 def test_seed_has_each_language_and_tier(tmp_path: Path) -> None:

@@ -49,9 +49,9 @@ def items(
     from monitor.services.items import ItemQuery, matching, records, render, story_records
 
     query = ItemQuery(
-        tier="relevant" if relevant else None,
-        language=language,
-        source=source,
+        tiers=("relevant",) if relevant else (),
+        languages=(language,) if language else (),
+        sources=(source,) if source else (),
         since=since,
         until=until,
     )
@@ -145,18 +145,19 @@ def report(
 ) -> None:
     """The classifier's precision and recall, from analyst feedback.
 
-    Per language and per source, from the items analysts marked on the dashboard.
+    Per language, source and analyst, from the items analysts marked on the dashboard.
     """
     import io
     import json
 
     from monitor.files import write_output
-    from monitor.report import build_report, write_eval
-    from monitor.store.queries import labelled_items
+    from monitor.report import report_from_marks, write_eval
+    from monitor.store.marks import marks, verdicts
 
     with open_store(settings_of(ctx)) as store:
-        pairs = labelled_items(store)
-    result = build_report(pairs)
+        all_marks = marks(store)
+    pairs = verdicts(all_marks)
+    result = report_from_marks(all_marks)
     if format == "json":
         say(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:

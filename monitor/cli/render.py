@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from monitor.cli.base import print_table
-from monitor.display import item_title, published_short
+from monitor.display import cut, item_title, published_short
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -16,26 +16,6 @@ if TYPE_CHECKING:
     from monitor.backfill import BackfillReport
     from monitor.pipeline import PollReport
     from monitor.store.models import Item
-
-# Every cut cell (titles, errors) is at most this many characters, "…" included.
-CELL_WIDTH = 70
-
-
-def cut(text: str | None, width: int = CELL_WIDTH) -> str:
-    """`text` on one line, cut to `width` characters with "…" when it was longer."""
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
-
-
-def human(seconds: float) -> str:
-    """3600 -> 1h, 5400 -> 1h30m, 90061 -> 1d1h."""
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
-    shown = [f"{n}{unit}" for n, unit in parts if n][:2]
-    return "".join(shown) or "0s"
 
 
 def when(ts: datetime | None) -> str:

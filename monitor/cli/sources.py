@@ -23,7 +23,8 @@ from monitor.cli.base import (
     settings_of,
     sources_app,
 )
-from monitor.cli.render import cut, human, table, when
+from monitor.cli.render import table, when
+from monitor.display import cut, duration
 
 if TYPE_CHECKING:
     from monitor.config import Source
@@ -54,7 +55,7 @@ def sources_list(ctx: typer.Context) -> None:
         if s is None:  # no longer configured
             continue
         t.add_row(
-            s.name + ("" if s.enabled else " (off)"), s.kind, human(s.interval.total_seconds()),
+            s.name + ("" if s.enabled else " (off)"), s.kind, duration(s.interval.total_seconds()),
             s.language or "-", str(row.items), when(st.last_success_at if st else None),
             cut(st.last_error) if st and st.last_error else "-", when(row.next_poll),
             redact(s.url),
@@ -80,7 +81,7 @@ def sources_coverage(ctx: typer.Context, since: Since = None) -> None:
         t.add_row(
             r.name, str(r.items), f"{r.items / days:.1f}", str(r.gaps_found),
             str(r.gaps_filled), str(r.gaps_unrecoverable), str(r.gaps_open),
-            human(r.max_delay.total_seconds()) if r.max_delay else "-",
+            duration(r.max_delay.total_seconds()) if r.max_delay else "-",
             f"{r.window_hours:.1f}h" if r.window_hours is not None else "-",
             r.window_warning or "",
         )  # fmt: skip

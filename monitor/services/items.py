@@ -19,7 +19,7 @@ from monitor.display import item_title, precision_of
 from monitor.files import output_folder
 from monitor.store.archive import write_text_file
 from monitor.store.models import Item
-from monitor.store.queries import ItemPage, ItemQuery, iter_items, list_items
+from monitor.store.queries import ItemQuery, StoryPage, iter_items, list_stories
 from monitor.store.repo import Store
 
 FORMATS = ("jsonl", "json", "csv")
@@ -30,9 +30,9 @@ CSV_FIELDS = [
 _BATCH = 500
 
 
-def page(store: Store, q: ItemQuery) -> ItemPage:
-    """One page of the items matching `q`, newest first, with any feedback on them."""
-    return list_items(store, q)
+def page(store: Store, q: ItemQuery) -> StoryPage:
+    """One page of the stories with items matching `q`, newest first."""
+    return list_stories(store, q)
 
 
 def matching(store: Store, q: ItemQuery, limit: int | None = None) -> Iterator[Item]:

@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from monitor.config import SHARED_ANALYST
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -225,10 +227,36 @@ class Feedback(SQLModel, table=True):
     """An analyst's verdict on one item: the ground truth the classifier is measured on."""
 
     __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("item_id", "analyst", name="uq_feedback_item_analyst"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    item_id: int = Field(unique=True, index=True)
+    item_id: int = Field(index=True)
+    analyst: str = Field(default=SHARED_ANALYST, max_length=100)
     label: str = Field(max_length=16)  # relevant | not_relevant
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class StoryState(SQLModel, table=True):
+    """One analyst's read mark and star on one story (its items share them)."""
+
+    __tablename__ = "story_state"
+
+    analyst: str = Field(primary_key=True, max_length=100)
+    story_id: int = Field(primary_key=True)
+    read_at: datetime | None = Field(default=None, sa_column=_ts())
+    starred_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class SavedSearch(SQLModel, table=True):
+    """A named set of list filters of one analyst, with feeds of its own."""
+
+    __tablename__ = "saved_search"
+    __table_args__ = (UniqueConstraint("analyst", "name", name="uq_saved_search_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    analyst: str = Field(max_length=100, index=True)
+    name: str = Field(max_length=100)
+    query: str = Field(sa_column=Column(Text, nullable=False))  # the filters, URL-encoded
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 

@@ -1,7 +1,10 @@
-"""What the dashboard, the item listings and the reports read, plus analyst feedback.
+"""What the dashboard, the feeds, the item listings and the reports read.
 
 Named queries over a `Store`'s sessions, kept apart from `repo.py` so the repository stays
-about the pipeline.
+about the pipeline. A story is the items that share a `story_id` (copies of one article
+from several outlets). Lists are of stories, newest first by the latest of their matching
+items' dates (published, or stored when undated); each shows its strongest matching item.
+The analysts' own marks, read state, stars and saved searches are in `monitor.store.marks`.
 """
 
 from __future__ import annotations
@@ -11,41 +14,59 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from monitor.store import search
-from monitor.store.models import Alert, Feedback, Item, SourceState, utcnow
+from monitor.store.models import Alert, Feedback, Gap, Item, SourceState, StoryState, utcnow
 from monitor.store.repo import Store
 
 TIERS = ("relevant", "mention", "none")
-LABELS = ("relevant", "not_relevant")
 # The tier filter also accepts this, for items no classifier has looked at yet.
 UNCLASSIFIED = "unclassified"
+SHOW = ("unread", "all", "starred", "read")
 
 
 @dataclass(frozen=True)
 class ItemQuery:
-    """The list filters; the same ones narrow the feeds."""
+    """The list filters; the same ones narrow the feeds, the downloads and `items`.
 
-    tier: str | None = None
-    language: str | None = None
-    source: str | None = None
+    Several values of one filter are alternatives (any of these languages); the filters
+    together must all hold. `show` narrows by `analyst`'s read state and stars.
+    """
+
+    tiers: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None  # inclusive
     text: str | None = None
+    show: str = "all"
+    analyst: str | None = None
     page: int = 1
     per_page: int = 50
 
 
 @dataclass(frozen=True)
-class ItemPage:
-    items: list[Item]
+class StoryRow:
+    """One story as a list shows it."""
+
+    story_id: int
+    item: Item  # its strongest matching item
+    sources: list[str]  # every outlet that carried it, first first
+    copies: int
+    latest: datetime
+    read: bool = False
+    starred: bool = False
+
+
+@dataclass(frozen=True)
+class StoryPage:
+    stories: list[StoryRow]
     total: int
     page: int
     per_page: int
-    feedback: dict[int, str] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -57,7 +78,10 @@ class ItemDetail:
     item: Item
     copies: list[Item]  # the story's other items
     alerts: list[Alert]
-    feedback: str | None
+    feedback: str | None  # this analyst's mark
+    read: bool = False
+    starred: bool = False
+    marks: list[Feedback] = field(default_factory=list)  # every analyst's
 
 
 @dataclass(frozen=True)
@@ -69,61 +93,171 @@ class SourceActivity:
 
 
 def _when() -> ColumnElement[datetime]:
+    # Undated items count by when they were stored.
     return func.coalesce(col(Item.published), col(Item.fetched_at))
+
+
+def _story() -> ColumnElement[int]:
+    return func.coalesce(col(Item.story_id), col(Item.id))
 
 
 def _day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _filtered(
-    store: Store, q: ItemQuery, stmt: SelectOfScalar[Item] | None = None
-) -> SelectOfScalar[Item]:
-    stmt = select(Item) if stmt is None else stmt
-    if q.tier == UNCLASSIFIED:
-        stmt = stmt.where(col(Item.tier).is_(None))
-    elif q.tier:
-        stmt = stmt.where(col(Item.tier) == q.tier)
-    if q.language:
-        stmt = stmt.where(col(Item.language) == q.language)
-    if q.source:
-        stmt = stmt.where(col(Item.source) == q.source)
+def _conditions(store: Store, q: ItemQuery) -> list[ColumnElement[bool]]:
+    """The item-level filters of `q` (everything but read state and stars)."""
+    out: list[ColumnElement[bool]] = []
+    tiers = [t for t in q.tiers if t != UNCLASSIFIED]
+    tier_terms = [col(Item.tier).in_(tiers)] if tiers else []
+    if UNCLASSIFIED in q.tiers:
+        tier_terms.append(col(Item.tier).is_(None))
+    if tier_terms:
+        out.append(or_(*tier_terms))
+    if q.languages:
+        out.append(col(Item.language).in_(q.languages))
+    if q.sources:
+        out.append(col(Item.source).in_(q.sources))
     if q.since:
-        stmt = stmt.where(_when() >= _day_start(q.since))
+        out.append(_when() >= _day_start(q.since))
     if q.until:
-        stmt = stmt.where(_when() < _day_start(q.until + timedelta(days=1)))
+        out.append(_when() < _day_start(q.until + timedelta(days=1)))
     if q.text and (parsed := search.parse_query(q.text)):
-        stmt = stmt.where(*search.matches(col(Item.id), parsed, store.engine.dialect.name))
+        out.extend(search.matches(col(Item.id), parsed, store.engine.dialect.name))
+    return out
+
+
+def _state_condition(q: ItemQuery) -> ColumnElement[bool] | None:
+    """The read-state or star filter on the outer-joined StoryState row."""
+    if q.show == "unread":
+        return col(StoryState.read_at).is_(None)
+    if q.show == "read":
+        return col(StoryState.read_at).is_not(None)
+    if q.show == "starred":
+        return col(StoryState.starred_at).is_not(None)
+    return None
+
+
+def _state_join(q: ItemQuery) -> tuple[type[StoryState], ColumnElement[bool]]:
+    """The outer join of an item to its story's StoryState row of `q`'s analyst."""
+    mine = col(StoryState.analyst) == (q.analyst or "")
+    return StoryState, and_(col(StoryState.story_id) == _story(), mine)
+
+
+def _grouped(store: Store, q: ItemQuery) -> Select[int, datetime]:
+    """(story, latest matching date) of every story with an item matching `q`."""
+    story, latest = _story().label("story"), func.max(_when()).label("latest")
+    stmt = select(story, latest).where(*_conditions(store, q))
+    state = _state_condition(q)
+    if state is not None:
+        stmt = stmt.select_from(Item).outerjoin(*_state_join(q)).where(state)
+    return stmt.group_by(_story())
+
+
+def _items(store: Store, q: ItemQuery) -> SelectOfScalar[Item]:
+    """The items matching `q`, in stories that pass its read-state or star filter."""
+    stmt = select(Item).where(*_conditions(store, q))
+    state = _state_condition(q)
+    if state is not None:
+        stmt = stmt.outerjoin(*_state_join(q)).where(state)
     return stmt
 
 
-def list_items(store: Store, q: ItemQuery) -> ItemPage:
-    """One page of items matching `q`, newest first, with any feedback on them."""
-    count = _filtered(store, q, select(Item)).with_only_columns(func.count(col(Item.id)))
-    rows = (
-        _filtered(store, q)
-        .order_by(_when().desc(), col(Item.id).desc())
-        .offset((max(q.page, 1) - 1) * q.per_page)
+def list_stories(store: Store, q: ItemQuery) -> StoryPage:
+    """One page of stories matching `q`, newest first."""
+    grouped = _grouped(store, q).subquery()
+    page = max(q.page, 1)
+    ordered = (
+        select(grouped.c.story, grouped.c.latest)
+        .order_by(grouped.c.latest.desc(), grouped.c.story.desc())
+        .offset((page - 1) * q.per_page)
         .limit(q.per_page)
     )
     with store.session() as s:
-        total = int(s.exec(count).one())  # type: ignore[call-overload]
-        items = list(s.exec(rows))
-    ids = [i.id for i in items if i.id is not None]
-    return ItemPage(items, total, max(q.page, 1), q.per_page, feedback_for(store, ids))
+        total = int(s.exec(select(func.count()).select_from(grouped)).one())
+        keys = [(int(sid), latest) for sid, latest in s.exec(ordered)]
+    return StoryPage(_rows(store, q, keys), total, page, q.per_page)
 
 
-def iter_items(store: Store, q: ItemQuery, batch: int = 500) -> Iterator[Item]:
-    """Every item matching `q` (paging aside), oldest id first, read `batch` at a time."""
-    last = 0
-    while True:
-        stmt = _filtered(store, q).where(col(Item.id) > last).order_by(col(Item.id)).limit(batch)
+def _rows(store: Store, q: ItemQuery, keys: list[tuple[int, datetime]]) -> list[StoryRow]:
+    """The rows of these stories: strongest matching item, outlets, read state, stars."""
+    if not keys:
+        return []
+    ids = [sid for sid, _ in keys]
+    with store.session() as s:
+        copies = list(s.exec(select(Item).where(_story().in_(ids)).order_by(col(Item.id))))
+        matching = set(s.exec(select(Item.id).where(_story().in_(ids), *_conditions(store, q))))
+        states = {
+            st.story_id: st
+            for st in s.exec(
+                select(StoryState).where(
+                    col(StoryState.analyst) == (q.analyst or ""),
+                    col(StoryState.story_id).in_(ids),
+                )
+            )
+        }
+    by_story: dict[int, list[Item]] = defaultdict(list)
+    for item in copies:
+        by_story[item.story_id or item.id or 0].append(item)
+    rows = []
+    for sid, latest in keys:
+        items = by_story.get(sid) or []
+        candidates = [i for i in items if i.id in matching] or items
+        if not candidates:
+            continue  # deleted meanwhile
+        best = max(candidates, key=lambda i: (i.relevance or 0.0, -(i.id or 0)))
+        st = states.get(sid)
+        rows.append(
+            StoryRow(
+                story_id=sid,
+                item=best,
+                sources=list(dict.fromkeys(i.source for i in items)),
+                copies=len(items),
+                latest=latest,
+                read=st is not None and st.read_at is not None,
+                starred=st is not None and st.starred_at is not None,
+            )
+        )
+    return rows
+
+
+def neighbours(store: Store, q: ItemQuery, item: Item) -> tuple[Item | None, Item | None]:
+    """The strongest items of the stories just before and just after `item`'s in the list
+    `q` gives (newer, older); `item`'s own story need not match `q` any more."""
+    sid = item.story_id or item.id or 0
+    grouped = _grouped(store, replace(q, show="all")).subquery()
+    with store.session() as s:
+        own = s.exec(select(grouped.c.latest).where(grouped.c.story == sid)).first()
+    latest = own or item.published or item.fetched_at
+    rows = _grouped(store, q).subquery()
+    newer = and_(
+        rows.c.story != sid,
+        or_(rows.c.latest > latest, and_(rows.c.latest == latest, rows.c.story > sid)),
+    )
+    older = and_(
+        rows.c.story != sid,
+        or_(rows.c.latest < latest, and_(rows.c.latest == latest, rows.c.story < sid)),
+    )
+    found: list[Item | None] = []
+    for cond, order in (
+        (newer, (rows.c.latest.asc(), rows.c.story.asc())),
+        (older, (rows.c.latest.desc(), rows.c.story.desc())),
+    ):
         with store.session() as s:
-            rows = list(s.exec(stmt))
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].id or last
+            hit = s.exec(select(rows.c.story, rows.c.latest).where(cond).order_by(*order)).first()
+        if hit is None:
+            found.append(None)
+            continue
+        row = _rows(store, replace(q, show="all"), [(int(hit[0]), hit[1])])
+        found.append(row[0].item if row else None)
+    return found[0], found[1]
+
+
+def relevant_stories(store: Store, q: ItemQuery, limit: int = 50) -> list[tuple[Item, int]]:
+    """The newest stories with a matching item in the tiers asked for (relevant by default):
+    each story's strongest matching item and how many copies the story has."""
+    q = replace(q, tiers=q.tiers or ("relevant",), page=1, per_page=limit)
+    return [(row.item, row.copies) for row in list_stories(store, q).stories]
 
 
 def facets(store: Store) -> tuple[list[str], list[str]]:
@@ -134,7 +268,7 @@ def facets(store: Store) -> tuple[list[str], list[str]]:
         return sorted(x for x in langs if x), sorted(sources)
 
 
-def item_detail(store: Store, item_id: int) -> ItemDetail | None:
+def item_detail(store: Store, item_id: int, analyst: str = "") -> ItemDetail | None:
     with store.session() as s:
         item = s.get(Item, item_id)
         if item is None:
@@ -155,80 +289,37 @@ def item_detail(store: Store, item_id: int) -> ItemDetail | None:
                 .order_by(col(Alert.created_at))
             )
         )
-        fb = s.exec(select(Feedback.label).where(Feedback.item_id == item_id)).first()
-    return ItemDetail(item, copies, alerts, fb)
-
-
-def feedback_for(store: Store, item_ids: Sequence[int]) -> dict[int, str]:
-    if not item_ids:
-        return {}
-    with store.session() as s:
-        rows = s.exec(
-            select(Feedback.item_id, Feedback.label).where(col(Feedback.item_id).in_(item_ids))
+        marks = list(
+            s.exec(
+                select(Feedback)
+                .where(Feedback.item_id == item_id)
+                .order_by(col(Feedback.created_at))
+            )
         )
-        return dict(rows.all())
+        state = s.get(StoryState, (analyst, story))
+    mine = next((m.label for m in marks if m.analyst == analyst), None)
+    return ItemDetail(
+        item,
+        copies,
+        alerts,
+        mine,
+        read=state is not None and state.read_at is not None,
+        starred=state is not None and state.starred_at is not None,
+        marks=marks,
+    )
 
 
-def set_feedback(store: Store, item_id: int, label: str | None) -> bool:
-    """Record (or with None, withdraw) the analyst's label; False if there is no such item."""
-    if label is not None and label not in LABELS:
-        raise ValueError(f"label must be one of {LABELS}, got {label!r}")
-    with store.session() as s:
-        if s.get(Item, item_id) is None:
-            return False
-        fb = s.exec(select(Feedback).where(Feedback.item_id == item_id)).first()
-        if label is None:
-            if fb is not None:
-                s.delete(fb)
-        elif fb is None:
-            s.add(Feedback(item_id=item_id, label=label))
-        else:
-            fb.label, fb.created_at = label, utcnow()
-            s.add(fb)
-        s.commit()
-    return True
-
-
-def labelled_items(store: Store) -> list[tuple[Item, str]]:
-    """Every item an analyst has marked, with the label, oldest mark first."""
-    with store.session() as s:
-        rows = s.exec(
-            select(Item, Feedback.label)
-            .join(Feedback, col(Feedback.item_id) == col(Item.id))
-            .order_by(col(Feedback.created_at), col(Feedback.id))
-        )
-        return [(item, label) for item, label in rows]
-
-
-def relevant_stories(store: Store, q: ItemQuery, limit: int = 50) -> list[tuple[Item, int]]:
-    """The newest stories with a matching item in the tier asked for (relevant by default).
-
-    One entry per story: its newest matching item and how many copies the story has.
-    """
-    tier = q.tier or "relevant"
-    stmt = _filtered(store, replace(q, tier=tier)).order_by(_when().desc(), col(Item.id).desc())
-    chosen: dict[int, Item] = {}
-    with store.session() as s:
-        # Read in batches until `limit` distinct stories are found.
-        offset, batch = 0, max(limit * 2, 50)
-        while len(chosen) < limit:
-            rows = list(s.exec(stmt.offset(offset).limit(batch)))
-            for item in rows:
-                key = item.story_id or item.id or 0
-                if key not in chosen and len(chosen) < limit:
-                    chosen[key] = item
-            if len(rows) < batch:
-                break
-            offset += batch
-        if not chosen:
-            return []
-        sizes = s.exec(
-            select(Item.story_id, func.count())
-            .where(col(Item.story_id).in_(list(chosen)))
-            .group_by(col(Item.story_id))
-        )
-        counts = {sid: int(n) for sid, n in sizes if sid is not None}
-    return [(item, counts.get(key, 1)) for key, item in chosen.items()]
+def iter_items(store: Store, q: ItemQuery, batch: int = 500) -> Iterator[Item]:
+    """Every item matching `q` (paging aside), oldest id first, read `batch` at a time."""
+    last = 0
+    while True:
+        stmt = _items(store, q).where(col(Item.id) > last).order_by(col(Item.id)).limit(batch)
+        with store.session() as s:
+            rows = list(s.exec(stmt))
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id or last
 
 
 def source_activity(store: Store, names: Sequence[str], days: int = 30) -> list[SourceActivity]:
@@ -259,3 +350,20 @@ def source_activity(store: Store, names: Sequence[str], days: int = 30) -> list[
         )
         for name in all_names
     ]
+
+
+def health(store: Store, names: Sequence[str]) -> tuple[list[SourceState], int]:
+    """The sources among `names` whose last poll failed, and how many coverage gaps are open."""
+    with store.session() as s:
+        failing = list(
+            s.exec(
+                select(SourceState)
+                .where(col(SourceState.name).in_(list(names)), SourceState.consecutive_failures > 0)
+                .order_by(col(SourceState.name))
+            )
+        )
+        open_gaps = select(func.count()).where(
+            Gap.status == "open", col(Gap.source).in_(list(names))
+        )
+        gaps = int(s.exec(open_gaps).one())
+    return failing, gaps

@@ -1,9 +1,10 @@
-"""The dashboard: items, one item, sources, the feedback report, and Atom/JSON feeds.
+"""The dashboard: stories, one item, sources, coverage, the report, saved searches, feeds.
 
-Server-rendered Jinja2 pages on Starlette. Nothing here changes an item; the one write is an
-analyst's feedback on an item, posted by a same-origin form. Bound anywhere but loopback,
-every page needs the access token (`Authorization: Bearer`, or `?token=` once, which sets a
-cookie).
+Server-rendered Jinja2 pages on Starlette; a small script (static/keys.js) adds keyboard
+navigation, and every page works without it. Nothing here changes an item: analysts write
+only their own marks, read state, stars and saved searches, by same-origin form posts.
+Bound anywhere but loopback, every page needs an access token (`Authorization: Bearer`, or
+`?token=` once, which sets a cookie); each token names an analyst.
 """
 
 from __future__ import annotations
@@ -11,16 +12,12 @@ from __future__ import annotations
 import io
 import ipaddress
 import logging
-import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
-from xml.etree import ElementTree as ET
 
-from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
@@ -29,36 +26,36 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
-from monitor.config import Settings
-from monitor.display import item_title, precision_of, published_label, published_short
+from monitor.config import SHARED_ANALYST, Settings
+from monitor.coverage import coverage
 from monitor.metrics import WebMetrics
-from monitor.report import build_report, write_eval
+from monitor.report import report_from_marks, write_eval
 from monitor.services import items as item_service
 from monitor.services.status import source_status
-from monitor.store import queries
-from monitor.store.models import Item, utcnow
-from monitor.store.queries import ItemQuery
+from monitor.store import marks, queries
+from monitor.store.models import utcnow
 from monitor.store.repo import Store
-from monitor.web.security import SecuredStarlette, TokenMiddleware
+from monitor.web.feeds import atom_feed, json_feed
+from monitor.web.filters import Filters, feed_query, parse_filters
+from monitor.web.render import HERE, chart, templates
+from monitor.web.security import (
+    SecuredStarlette,
+    TokenMiddleware,
+    WebConfigError,
+    analyst_tokens,
+)
 
 if TYPE_CHECKING:
     from monitor.scheduler import Daemon
 
 log = logging.getLogger("monitor.web")
 
-HERE = Path(__file__).resolve().parent
-RTL_LANGUAGES = frozenset({"ar", "fa", "ur", "he", "ps", "ug", "ckb", "sd", "yi"})
 FEED_SIZE = 50
-SUMMARY_CHARS = 400
 CHART_DAYS = 30
-_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-ATOM = "http://www.w3.org/2005/Atom"
+SAVED_NAME_CHARS = 100
 
-
-class WebConfigError(Exception):
-    """The dashboard cannot start as configured (e.g. exposed without a token)."""
+__all__ = ["WebConfigError", "create_app", "daemon_app", "is_loopback", "require_token_for"]
 
 
 def is_loopback(host: str) -> bool:
@@ -76,146 +73,8 @@ def require_token_for(host: str, token: str | None) -> None:
     if not token and not is_loopback(host):
         raise WebConfigError(
             f"the dashboard on {host} needs an access token: set [web] token_env and that "
-            "variable, or pass --token"
+            "variable, [web] users, or pass --token"
         )
-
-
-# --- rendering helpers ----------------------------------------------------------------
-
-
-def text_direction(language: str | None) -> str:
-    return "rtl" if (language or "").split("-")[0].lower() in RTL_LANGUAGES else "ltr"
-
-
-def evidence_terms(evidence: Iterable[dict[str, object]] | None) -> list[str]:
-    return list(dict.fromkeys(str(e.get("term") or "") for e in evidence or () if e.get("term")))
-
-
-def highlight(text: str | None, terms: Sequence[str]) -> Markup:
-    """Escape `text` and wrap each occurrence of an evidence term in <mark>."""
-    text = text or ""
-    patterns = [r"\s+".join(map(re.escape, t.split())) for t in terms if t.strip()]
-    if not patterns:
-        return escape(text)
-    # Longest first, so "Organisation of Islamic Cooperation" wins over "Islamic".
-    regex = re.compile("|".join(sorted(patterns, key=len, reverse=True)), re.IGNORECASE)
-    out: list[str] = []
-    last = 0
-    for m in regex.finditer(text):
-        out.append(str(escape(text[last : m.start()])))
-        out.append(f"<mark>{escape(m.group(0))}</mark>")
-        last = m.end()
-    out.append(str(escape(text[last:])))
-    return Markup("".join(out))
-
-
-def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return value.astimezone(UTC).strftime(fmt) if value else "—"
-
-
-def shown_title(item: Item) -> str:
-    return item_title(item.title, item.text)
-
-
-def published_date(item: Item) -> str:
-    """The date column: "2022-03-24 00:08", "2023-03" or "undated"."""
-    return published_short(item.published, item.published_precision)
-
-
-def published_full(item: Item) -> str:
-    """The item page: "2022-03-24 00:08 UTC", "March 2023" or "undated"."""
-    return published_label(item.published, item.published_precision)
-
-
-def _score(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.0f}%"
-
-
-def _templates() -> Jinja2Templates:
-    templates = Jinja2Templates(directory=str(HERE / "templates"))
-    env = templates.env
-    env.filters.update(when=_when, score=_score, pct=_pct, direction=text_direction)
-    env.globals.update(highlight=highlight, evidence_terms=evidence_terms, tiers=queries.TIERS)
-    env.globals.update(
-        shown_title=shown_title, published_date=published_date, published_full=published_full
-    )
-    return templates
-
-
-def _clean_xml(text: str | None) -> str:
-    return _XML_INVALID.sub("", text or "")
-
-
-def _summary(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= SUMMARY_CHARS else flat[:SUMMARY_CHARS].rsplit(" ", 1)[0] + "…"
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _entry_id(item: Item) -> str:
-    # Content hashes outlive database ids, so a re-imported item keeps its feed identity.
-    return f"tag:oic-monitor,2024:item/{item.content_hash}"
-
-
-# --- query parameters -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParsedQuery:
-    query: ItemQuery
-    problems: list[str]
-    params: dict[str, str]  # the filters as given, for forms and paging links
-
-
-FILTER_KEYS = ("tier", "language", "source", "since", "until", "q")
-
-
-def parse_query(params: QueryParams, per_page: int) -> ParsedQuery:
-    """The list filters from a query string; bad values are dropped and named."""
-    given = {k: params.get(k, "").strip() for k in FILTER_KEYS}
-    problems: list[str] = []
-    days: dict[str, date | None] = {}
-    for key in ("since", "until"):
-        days[key] = None
-        if given[key]:
-            try:
-                days[key] = date.fromisoformat(given[key])
-            except ValueError:
-                problems.append(f"{key}: expected a date like 2024-03-05, got {given[key]!r}")
-                given[key] = ""
-    tier = given["tier"]
-    if tier and tier not in (*queries.TIERS, queries.UNCLASSIFIED):
-        problems.append(f"tier: expected one of {', '.join(queries.TIERS)}, got {tier!r}")
-        given["tier"] = tier = ""
-    try:
-        page = max(1, int(params.get("page", "1")))
-    except ValueError:
-        page = 1
-    query = ItemQuery(
-        tier=tier or None,
-        language=given["language"] or None,
-        source=given["source"] or None,
-        since=days["since"],
-        until=days["until"],
-        text=given["q"] or None,
-        page=page,
-        per_page=per_page,
-    )
-    return ParsedQuery(query, problems, {k: v for k, v in given.items() if v})
-
-
-def _page_link(params: dict[str, str], page: int) -> str:
-    return "?" + urlencode({**params, "page": str(page)})
-
-
-# --- same-origin check ----------------------------------------------------------------
 
 
 def same_origin(request: Request) -> bool:
@@ -235,7 +94,20 @@ def same_origin(request: Request) -> bool:
     return True
 
 
-# --- the app --------------------------------------------------------------------------
+def _local(target: str | None, default: str = "/") -> str:
+    """`target` if it is a path on this site, else `default`: never a way to another host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body()).decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
 
 
 NextPolls = Callable[[], dict[str, datetime]]
@@ -253,54 +125,95 @@ class Dashboard:
         self.store = store
         self.settings = settings
         self.next_polls = next_polls
-        self.templates = _templates()
+        self.templates = templates()
 
-    def _render(
+    # --- shared -------------------------------------------------------------------
+
+    @staticmethod
+    def analyst(request: Request) -> str:
+        return str(getattr(request.state, "analyst", SHARED_ANALYST))
+
+    def _filters(self, request: Request, params: QueryParams | None = None) -> Filters:
+        return parse_filters(
+            request.query_params if params is None else params,
+            self.settings().web.page_size,
+            analyst=self.analyst(request),
+        )
+
+    async def _render(
         self, request: Request, name: str, context: dict[str, Any], status: int = 200
     ) -> Response:
+        settings = self.settings()
+        enabled = [s.name for s in settings.sources if s.enabled]
+        failing, gaps = await run_in_threadpool(queries.health, self.store, enabled)
         context.setdefault("nav", name.removesuffix(".html"))
+        context.update(
+            analyst=self.analyst(request),
+            named=bool(settings.web.users),
+            failing=failing,
+            open_gaps=gaps,
+        )
         return self.templates.TemplateResponse(request, name, context, status_code=status)
 
-    def _not_found(self, request: Request, what: str) -> Response:
-        return self._render(request, "error.html", {"message": f"{what} not found"}, 404)
+    async def _not_found(self, request: Request, what: str) -> Response:
+        return await self._render(request, "error.html", {"message": f"{what} not found"}, 404)
 
     # --- pages --------------------------------------------------------------------
 
     async def items(self, request: Request) -> Response:
-        parsed = parse_query(request.query_params, self.settings().web.page_size)
-        page = await run_in_threadpool(item_service.page, self.store, parsed.query)
+        f = self._filters(request)
+        page = await run_in_threadpool(item_service.page, self.store, f.query)
         languages, sources = await run_in_threadpool(queries.facets, self.store)
-        return self._render(
+        analyst = self.analyst(request)
+        saved = await run_in_threadpool(marks.saved_searches, self.store, analyst)
+        ids = [row.item.id for row in page.stories if row.item.id is not None]
+        mine = await run_in_threadpool(marks.feedback_for, self.store, ids, analyst)
+        here = "/" + f.qs(page=str(page.page) if page.page > 1 else None)
+        return await self._render(
             request,
             "items.html",
             {
                 "page": page,
-                "filters": parsed.params,
-                "problems": parsed.problems,
+                "f": f,
+                "problems": f.problems,
                 "languages": languages,
                 "sources": sources,
-                "prev_link": _page_link(parsed.params, page.page - 1) if page.page > 1 else None,
-                "next_link": (
-                    _page_link(parsed.params, page.page + 1) if page.page < page.pages else None
-                ),
-                "feed_query": ("?" + urlencode(parsed.params)) if parsed.params else "",
+                "saved": saved,
+                "mine": mine,
+                "here": here,
+                "prev_link": f.qs(page=str(page.page - 1)) if page.page > 1 else None,
+                "next_link": f.qs(page=str(page.page + 1)) if page.page < page.pages else None,
             },
         )
 
     async def item(self, request: Request) -> Response:
         item_id = int(request.path_params["item_id"])
-        detail = await run_in_threadpool(queries.item_detail, self.store, item_id)
+        analyst = self.analyst(request)
+        detail = await run_in_threadpool(queries.item_detail, self.store, item_id, analyst)
         if detail is None:
-            return self._not_found(request, f"item {item_id}")
-        return self._render(
+            return await self._not_found(request, f"item {item_id}")
+        f = self._filters(request)
+        story = detail.item.story_id or item_id
+        newer, older = await run_in_threadpool(queries.neighbours, self.store, f.query, detail.item)
+        read = detail.read
+        if request.query_params.get("stay") != "unread":
+            await run_in_threadpool(marks.set_read, self.store, analyst, story, True)
+            read = True
+        return await self._render(
             request,
             "item.html",
             {
                 "d": detail,
                 "item": detail.item,
-                "terms": evidence_terms(detail.item.evidence),
+                "story": story,
+                "read": read,
+                "f": f,
+                "here": f"/items/{item_id}" + f.qs(),
+                "newer": newer,
+                "older": older,
                 "saved": request.query_params.get("saved") == "1",
                 "nav": "items",
+                "kind": "item",
             },
         )
 
@@ -308,18 +221,57 @@ class Dashboard:
         if not same_origin(request):
             return PlainTextResponse("403: cross-site form posts are refused", status_code=403)
         item_id = int(request.path_params["item_id"])
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        label = (form.get("label") or [""])[0]
-        if label not in (*queries.LABELS, "clear"):
+        label = (await _form(request)).get("label", "")
+        if label not in (*marks.LABELS, "clear"):
             return PlainTextResponse(
                 "400: label must be relevant, not_relevant or clear", status_code=400
             )
         found = await run_in_threadpool(
-            queries.set_feedback, self.store, item_id, None if label == "clear" else label
+            marks.set_feedback,
+            self.store,
+            item_id,
+            None if label == "clear" else label,
+            self.analyst(request),
         )
         if not found:
-            return self._not_found(request, f"item {item_id}")
-        return RedirectResponse(f"/items/{item_id}?saved=1", status_code=303)
+            return await self._not_found(request, f"item {item_id}")
+        f = self._filters(request)
+        return RedirectResponse(f"/items/{item_id}" + f.qs(saved="1"), status_code=303)
+
+    async def story_state(self, request: Request) -> Response:
+        """POST /stories/{id}/read or /star: `value=1` sets it, `value=0` clears it."""
+        if not same_origin(request):
+            return PlainTextResponse("403: cross-site form posts are refused", status_code=403)
+        story_id = int(request.path_params["story_id"])
+        what = request.path_params["what"]
+        if what not in ("read", "star"):
+            return PlainTextResponse("404: no such page", status_code=404)
+        form = await _form(request)
+        on = form.get("value", "1") == "1"
+        setter = marks.set_read if what == "read" else marks.set_starred
+        await run_in_threadpool(setter, self.store, self.analyst(request), story_id, on)
+        if _wants_json(request):
+            return JSONResponse({"story": story_id, what: on})
+        return RedirectResponse(_local(form.get("back")), status_code=303)
+
+    async def save_search(self, request: Request) -> Response:
+        if not same_origin(request):
+            return PlainTextResponse("403: cross-site form posts are refused", status_code=403)
+        form = await _form(request)
+        name = " ".join(form.get("name", "").split())[:SAVED_NAME_CHARS]
+        f = self._filters(request, QueryParams(form.get("query", "")))
+        if not name:
+            return PlainTextResponse("400: a saved search needs a name", status_code=400)
+        query = f.qs().removeprefix("?")
+        await run_in_threadpool(marks.save_search, self.store, self.analyst(request), name, query)
+        return RedirectResponse("/" + f.qs(), status_code=303)
+
+    async def delete_search(self, request: Request) -> Response:
+        if not same_origin(request):
+            return PlainTextResponse("403: cross-site form posts are refused", status_code=403)
+        search_id = int(request.path_params["search_id"])
+        await run_in_threadpool(marks.delete_search, self.store, self.analyst(request), search_id)
+        return RedirectResponse(_local((await _form(request)).get("back")), status_code=303)
 
     async def sources(self, request: Request) -> Response:
         scheduled = self.next_polls() if self.next_polls else {}
@@ -334,24 +286,49 @@ class Dashboard:
                 "ok": row.status == "ok",
                 "next_poll": row.next_poll,
                 "overdue": row.overdue,
-                "chart": _chart(row.per_day),
+                "chart": chart(row.per_day),
             }
             for row in rows
         ]
-        return self._render(request, "sources.html", {"sources": view, "days": CHART_DAYS})
+        return await self._render(request, "sources.html", {"sources": view, "days": CHART_DAYS})
+
+    async def coverage(self, request: Request) -> Response:
+        settings = self.settings()
+        raw = request.query_params.get("since", "").strip()
+        problems = []
+        since = None
+        if raw:
+            try:
+                since = date.fromisoformat(raw)
+            except ValueError:
+                problems.append(f"since: expected a date like 2024-03-05, got {raw[:40]!r}")
+        start = datetime.combine(since, datetime.min.time(), UTC) if since else None
+        rows = await run_in_threadpool(coverage, self.store, settings, start)
+        gaps = await run_in_threadpool(lambda: self.store.gaps(status="open"))
+        today = utcnow().date()
+        days = [today - timedelta(days=CHART_DAYS - 1 - i) for i in range(CHART_DAYS)]
+        view = [
+            {"row": r, "chart": chart(_per_day(r.per_day, days)), "days": len(r.per_day) or 1}
+            for r in rows
+        ]
+        return await self._render(
+            request,
+            "coverage.html",
+            {"rows": view, "gaps": gaps, "since": since, "problems": problems, "days": CHART_DAYS},
+        )
 
     async def report(self, request: Request) -> Response:
-        pairs = await run_in_threadpool(queries.labelled_items, self.store)
-        recent = list(reversed(pairs[-30:]))
-        return self._render(
-            request, "report.html", {"report": build_report(pairs), "recent": recent}
+        all_marks = await run_in_threadpool(marks.marks, self.store)
+        recent = list(reversed(all_marks[-30:]))
+        return await self._render(
+            request, "report.html", {"report": report_from_marks(all_marks), "recent": recent}
         )
 
     async def eval_export(self, request: Request) -> Response:
         split = request.query_params.get("split", "heldout")
         if split not in ("tune", "heldout"):
             return PlainTextResponse("400: split must be tune or heldout", status_code=400)
-        pairs = await run_in_threadpool(queries.labelled_items, self.store)
+        pairs = await run_in_threadpool(marks.labelled_items, self.store)
         buf = io.StringIO()
         write_eval(pairs, buf, split)
         return Response(
@@ -362,146 +339,64 @@ class Dashboard:
 
     # --- feeds --------------------------------------------------------------------
 
-    async def _stories(self, request: Request) -> tuple[ParsedQuery, list[tuple[Item, int]]]:
-        parsed = parse_query(request.query_params, FEED_SIZE)
+    async def _feed(
+        self, request: Request, f: Filters, path: str, title: str, feed_id: str, atom: bool
+    ) -> Response:
         stories = await run_in_threadpool(
-            queries.relevant_stories, self.store, parsed.query, FEED_SIZE
+            queries.relevant_stories, self.store, feed_query(f), FEED_SIZE
         )
-        return parsed, stories
-
-    async def atom(self, request: Request) -> Response:
-        parsed, stories = await self._stories(request)
         base = str(request.base_url).rstrip("/")
-        self_url = f"{base}/feed.atom" + ("?" + urlencode(parsed.params) if parsed.params else "")
-        body = atom_feed(stories, base=base, self_url=self_url, filters=parsed.params)
-        return Response(body, media_type="application/atom+xml; charset=utf-8")
-
-    async def json_feed(self, request: Request) -> Response:
-        parsed, stories = await self._stories(request)
-        base = str(request.base_url).rstrip("/")
-        query = "?" + urlencode(parsed.params) if parsed.params else ""
+        url = f"{base}{path}" + f.qs(show=None)
+        if atom:
+            body = atom_feed(stories, base=base, self_url=url, feed_id=feed_id, title=title)
+            return Response(body, media_type="application/atom+xml; charset=utf-8")
         return JSONResponse(
-            json_feed(stories, base=base, feed_url=f"{base}/feed.json{query}"),
+            json_feed(stories, base=base, feed_url=url, title=title),
             media_type="application/feed+json",
         )
+
+    async def feed(self, request: Request) -> Response:
+        f = parse_filters(request.query_params, FEED_SIZE)
+        given = [(k, v) for k, v in f.pairs if k != "show"]
+        what = ", ".join(f"{k}={v}" for k, v in given)
+        title = "OIC monitor: relevant stories" + (f" ({what})" if what else "")
+        feed_id = "tag:oic-monitor,2024:feed" + ("?" + urlencode(given) if given else "")
+        path = request.url.path
+        return await self._feed(request, f, path, title, feed_id, path.endswith(".atom"))
+
+    async def saved_feed(self, request: Request) -> Response:
+        search_id = int(request.path_params["search_id"])
+        saved = await run_in_threadpool(marks.saved_search, self.store, search_id)
+        if saved is None:
+            return PlainTextResponse(f"404: no saved search {search_id}", status_code=404)
+        f = parse_filters(QueryParams(saved.query), FEED_SIZE)
+        path = request.url.path
+        title = f"OIC monitor: {saved.name}"
+        feed_id = f"tag:oic-monitor,2024:search/{saved.id}"
+        return await self._feed(request, f, path, title, feed_id, path.endswith(".atom"))
 
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/", self.items, name="items"),
             Route("/items/{item_id:int}", self.item, name="item"),
             Route("/items/{item_id:int}/feedback", self.feedback, methods=["POST"]),
+            Route("/stories/{story_id:int}/{what:str}", self.story_state, methods=["POST"]),
+            Route("/searches", self.save_search, methods=["POST"]),
+            Route("/searches/{search_id:int}/delete", self.delete_search, methods=["POST"]),
+            Route("/searches/{search_id:int}/feed.atom", self.saved_feed),
+            Route("/searches/{search_id:int}/feed.json", self.saved_feed),
             Route("/sources", self.sources, name="sources"),
+            Route("/coverage", self.coverage, name="coverage"),
             Route("/report", self.report, name="report"),
             Route("/report/eval.jsonl", self.eval_export),
-            Route("/feed.atom", self.atom),
-            Route("/feed.json", self.json_feed),
+            Route("/feed.atom", self.feed),
+            Route("/feed.json", self.feed),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ]
 
 
-def _chart(per_day: list[tuple[date, int]]) -> dict[str, Any]:
-    """Bars for an inline SVG: x, height and a tooltip per day."""
-    top = max((n for _, n in per_day), default=0)
-    bar, height = 5, 28
-    bars = [
-        {
-            "x": i * bar,
-            "h": max(1, round(n / top * height)) if n else 0,
-            "title": f"{d.isoformat()}: {n}",
-        }
-        for i, (d, n) in enumerate(per_day)
-    ]
-    return {"bars": bars, "width": len(per_day) * bar, "height": height, "top": top}
-
-
-def atom_feed(
-    stories: list[tuple[Item, int]], *, base: str, self_url: str, filters: dict[str, str]
-) -> bytes:
-    """An Atom 1.0 document of the stories, newest first."""
-    ET.register_namespace("", ATOM)
-
-    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
-        if text is not None:
-            el.text = _clean_xml(text)
-        return el
-
-    feed = ET.Element(f"{{{ATOM}}}feed")
-    what = ", ".join(f"{k}={v}" for k, v in filters.items())
-    sub(feed, "title", "OIC monitor: relevant stories" + (f" ({what})" if what else ""))
-    sub(feed, "id", "tag:oic-monitor,2024:feed" + ("?" + urlencode(filters) if filters else ""))
-    newest = max((i.fetched_at for i, _ in stories), default=None)
-    sub(feed, "updated", _iso(newest or utcnow()))
-    sub(feed, "link", rel="self", href=self_url, type="application/atom+xml")
-    sub(feed, "link", rel="alternate", href=f"{base}/", type="text/html")
-    sub(sub(feed, "author"), "name", "oic-monitor")
-    sub(feed, "generator", "oic-monitor")
-    for item, copies in stories:
-        entry = sub(feed, "entry")
-        if item.language:
-            entry.set("{http://www.w3.org/XML/1998/namespace}lang", item.language)
-        sub(entry, "title", shown_title(item))
-        sub(entry, "id", _entry_id(item))
-        # Atom requires <updated>: an undated item gets the time it was stored there, and
-        # no <published>, so a reader never takes the storing time for its publication.
-        sub(entry, "updated", _iso(item.fetched_at))
-        if item.published:
-            sub(entry, "published", _iso(item.published))
-        sub(entry, "link", rel="alternate", href=item.url, type="text/html")
-        sub(entry, "link", rel="related", href=f"{base}/items/{item.id}", type="text/html")
-        sub(sub(entry, "author"), "name", item.source)
-        if item.tier:
-            sub(entry, "category", term=item.tier, label=f"tier {item.tier}")
-        extra = f" [{copies} outlets]" if copies > 1 else ""
-        score = f"relevance {_score(item.relevance)}{extra}. {_dated(item)}"
-        sub(entry, "summary", score + _summary(item.text), type="text")
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="utf-8")
-
-
-def _dated(item: Item) -> str:
-    """What a feed entry's summary says of its date when the entry's fields cannot."""
-    if item.published is None:
-        return f"Undated; stored {item.fetched_at:%Y-%m-%d}. "
-    if item.published_precision == "month":
-        return f"Published {published_label(item.published, 'month')}. "
-    return ""
-
-
-def json_feed(stories: list[tuple[Item, int]], *, base: str, feed_url: str) -> dict[str, Any]:
-    """A JSON Feed 1.1 document of the stories, with the classifier's view under `_oic`."""
-    return {
-        "version": "https://jsonfeed.org/version/1.1",
-        "title": "OIC monitor: relevant stories",
-        "home_page_url": f"{base}/",
-        "feed_url": feed_url,
-        "items": [
-            {
-                "id": _entry_id(item),
-                "url": item.url,
-                "title": shown_title(item),
-                "summary": _dated(item) + _summary(item.text),
-                "content_text": item.text,
-                "date_published": _iso(item.published) if item.published else None,
-                "date_modified": _iso(item.fetched_at),
-                "authors": [{"name": item.source}],
-                "language": item.language,
-                "tags": [t for t in (item.tier, item.language) if t],
-                "_oic": {
-                    "item_id": item.id,
-                    "dashboard_url": f"{base}/items/{item.id}",
-                    "source": item.source,
-                    "tier": item.tier,
-                    "relevance": item.relevance,
-                    "story_id": item.story_id,
-                    "copies": copies,
-                    "published": published_label(item.published, item.published_precision),
-                    "published_precision": precision_of(item.published, item.published_precision),
-                    "evidence": evidence_terms(item.evidence),
-                },
-            }
-            for item, copies in stories
-        ],
-    }
+def _per_day(counts: Counter[str], days: Sequence[date]) -> list[tuple[date, int]]:
+    return [(d, counts.get(d.isoformat(), 0)) for d in days]
 
 
 def create_app(
@@ -513,7 +408,8 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     metrics: WebMetrics | None = None,
 ) -> Starlette:
-    """The dashboard app; with `token`, every page but assets and health requires it.
+    """The dashboard app. With `token` (the shared one) or `[web] users`, every page but
+    assets and health requires a token; raises WebConfigError when a user's is not set.
 
     Without `metrics` (the daemon passes its own, with its /metrics among `extra_routes`)
     the app counts in a registry of its own and serves it at /metrics.
@@ -521,6 +417,7 @@ def create_app(
     from monitor.web.health import metrics_response
 
     current = settings if callable(settings) else (lambda: settings)
+    tokens = analyst_tokens(current().web, token)
     dashboard = Dashboard(store, current, next_polls)
     routes = [*extra_routes]
     if metrics is None:
@@ -530,7 +427,7 @@ def create_app(
             return metrics_response(own.registry)
 
         routes.append(Route("/metrics", serve_metrics))
-    middleware = [Middleware(TokenMiddleware, token=token, metrics=metrics)] if token else []
+    middleware = [Middleware(TokenMiddleware, tokens=tokens, metrics=metrics)] if tokens else []
     return SecuredStarlette(routes=[*routes, *dashboard.routes()], middleware=middleware)
 
 
@@ -542,7 +439,8 @@ def daemon_app(daemon: Daemon) -> Starlette:
     host, _ = parse_bind(daemon.http or "127.0.0.1:0")
     token = daemon.settings.web.resolved_token()
     try:
-        require_token_for(host, token)
+        tokens = analyst_tokens(daemon.settings.web, token)
+        require_token_for(host, next(iter(tokens), None))
     except WebConfigError as e:
         log.error("%s; serving /healthz and /metrics only", e)
         return SecuredStarlette(routes=health)

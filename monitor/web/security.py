@@ -3,8 +3,9 @@
 - `SecuredStarlette` puts `SecurityHeaders` outside everything else, Starlette's own error
   handler included, so every answer (pages, feeds, files, health, 401/403/404/429, 500)
   carries the same Content-Security-Policy, nosniff, Referrer-Policy and X-Frame-Options.
-- `TokenMiddleware` asks for the token on every path but assets and health, and refuses an
-  address for a while after too many wrong tokens (`GuessLimit`).
+- `TokenMiddleware` asks for a token on every path but assets and health, tells the
+  request which analyst it belongs to (`request.state.analyst`), and refuses an address for
+  a while after too many wrong tokens (`GuessLimit`).
 
 The client address is the socket peer, as the server hands it over; the server replaces it
 with the X-Forwarded-For address only for proxies listed in `[web] trusted_proxies`
@@ -17,9 +18,10 @@ import hashlib
 import hmac
 import ipaddress
 import math
+import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -31,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.config import SHARED_ANALYST, WebSettings
 from monitor.metrics import WebMetrics
 
 # Scripts, styles, images and fonts only from files of this site; nothing inline, no
@@ -50,8 +53,37 @@ HEADERS = {
 COOKIE = "oic_token"
 # Reachable without the token: assets carry no data, and orchestrators probe health bare.
 OPEN_PREFIXES = ("/static/", "/healthz", "/metrics")
-# Feed readers rarely keep cookies, so these take `?token=` on every request.
-FEED_PATHS = frozenset({"/feed.atom", "/feed.json", "/report/eval.jsonl"})
+# Feed readers and scripts rarely keep cookies, so these take `?token=` on every request.
+FEED_PATHS = frozenset({"/feed.atom", "/feed.json", "/report/eval.jsonl", "/items.csv",
+                        "/items.jsonl"})  # fmt: skip
+FEED_SUFFIXES = ("/feed.atom", "/feed.json")  # a saved search's feeds
+
+
+class WebConfigError(Exception):
+    """The dashboard cannot start as configured (e.g. exposed without a token)."""
+
+
+def analyst_tokens(web: WebSettings, shared: str | None) -> dict[str, str]:
+    """Each access token and the analyst it names: `shared` (the single token) names the
+    shared analyst, each of `[web] users` their own from the environment."""
+    tokens = {shared: SHARED_ANALYST} if shared else {}
+    for user in web.users:
+        value = os.environ.get(user.token_env)
+        if not value:
+            raise WebConfigError(
+                f"[web] users: analyst {user.name!r} has no token: environment variable "
+                f"{user.token_env} is not set"
+            )
+        if value in tokens:
+            raise WebConfigError(
+                f"[web] users: analyst {user.name!r} has the same token as {tokens[value]!r}"
+            )
+        tokens[value] = user.name
+    return tokens
+
+
+def is_feed(path: str) -> bool:
+    return path in FEED_PATHS or (path.startswith("/searches/") and path.endswith(FEED_SUFFIXES))
 
 
 class SecurityHeaders:
@@ -164,16 +196,33 @@ def _same(given: str, expected: str) -> bool:
 
 
 class TokenMiddleware(BaseHTTPMiddleware):
-    """Every request but assets and health needs the token: bearer, cookie or `?token=`."""
+    """Every request but assets and health needs a token: bearer, cookie or `?token=`.
+
+    `tokens` maps each token to its analyst, whose name the request then carries in
+    `request.state.analyst`. A valid `?token=` wins over a cookie, so one browser can
+    change analyst by opening a link with another token.
+    """
 
     def __init__(
-        self, app: ASGIApp, token: str, metrics: WebMetrics, limit: GuessLimit | None = None
+        self,
+        app: ASGIApp,
+        tokens: Mapping[str, str],
+        metrics: WebMetrics,
+        limit: GuessLimit | None = None,
     ) -> None:
         super().__init__(app)
-        self.token = token
-        self.cookie = cookie_value(token)
+        self.tokens = [(token, cookie_value(token), name) for token, name in tokens.items()]
         self.metrics = metrics
         self.limit = limit or GuessLimit()
+
+    def _analyst(self, given: str | None, *, cookie: bool = False) -> str | None:
+        """The analyst whose token (or cookie digest) `given` is; every one is compared."""
+        found = None
+        if given is not None:
+            for token, digest, name in self.tokens:
+                if _same(given, digest if cookie else token):
+                    found = name
+        return found
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         path = request.url.path
@@ -193,22 +242,23 @@ class TokenMiddleware(BaseHTTPMiddleware):
         cookie = request.cookies.get(COOKIE)
         given = request.query_params.get("token")
         bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-        if (bearer is not None and _same(bearer, self.token)) or (
-            cookie is not None and _same(cookie, self.cookie)
-        ):
-            response = await call_next(request)
-        elif given is not None and _same(given, self.token):
-            response = await self._with_query_token(request, call_next)
-        else:
+        by_query = self._analyst(given)
+        analyst = by_query or self._analyst(bearer) or self._analyst(cookie, cookie=True)
+        if analyst is None:
             return self._refuse(client, tried=bool(auth) or cookie is not None or given is not None)
+        request.state.analyst = analyst
+        if by_query is not None:
+            response = await self._with_query_token(request, call_next, str(given))
+        else:
+            response = await call_next(request)
         self.limit.succeeded(client)
         return response
 
     async def _with_query_token(
-        self, request: Request, call_next: RequestResponseEndpoint
+        self, request: Request, call_next: RequestResponseEndpoint, token: str
     ) -> Response:
         path = request.url.path
-        if path in FEED_PATHS or request.method != "GET":
+        if is_feed(path) or request.method != "GET":
             response = await call_next(request)
         else:
             # Drop the token from the address bar (and history) once the cookie is set;
@@ -218,7 +268,7 @@ class TokenMiddleware(BaseHTTPMiddleware):
             response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             COOKIE,
-            self.cookie,
+            cookie_value(token),
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",
