@@ -9,8 +9,8 @@ import pytest
 
 from monitor.classify.evaluate import load_eval_set
 from monitor.fingerprint import content_hash
-from monitor.report import build_report, eval_case, write_eval
-from monitor.store import queries
+from monitor.report import build_report, eval_case, report_from_marks, write_eval
+from monitor.store import marks, queries
 from monitor.store.models import Item
 from monitor.store.queries import ItemQuery
 from monitor.store.repo import Store
@@ -116,19 +116,30 @@ def test_feedback_and_queries_on_each_backend(db_url: str) -> None:
             saved, _ = store.add_item(it, [it.url])
             stored.append((saved, pair[1]))
         for it, label in stored:
-            assert queries.set_feedback(store, it.id or 0, label)
-        assert not queries.set_feedback(store, 9999, "relevant")
+            assert marks.set_feedback(store, it.id or 0, label, "aigerim")
+        assert not marks.set_feedback(store, 9999, "relevant", "aigerim")
         with pytest.raises(ValueError):
-            queries.set_feedback(store, stored[0][0].id or 0, "maybe")
-        report = build_report(queries.labelled_items(store))
+            marks.set_feedback(store, stored[0][0].id or 0, "maybe", "aigerim")
+        report = report_from_marks(marks.marks(store))
         assert report.overall.precision == pytest.approx(0.75)
-        # Changing a mark replaces it; one row per item.
-        queries.set_feedback(store, stored[0][0].id or 0, "not_relevant")
-        assert len(queries.labelled_items(store)) == len(KNOWN)
-        assert build_report(queries.labelled_items(store)).overall.precision == pytest.approx(0.5)
-        # Filters and text search run on this backend too (PostgreSQL uses ILIKE).
-        page = queries.list_items(store, ItemQuery(language="ru", text="ARTICLE", per_page=2))
-        assert page.total == 5 and len(page.items) == 2 and page.pages == 3
+        # Changing a mark replaces it: one row per item and analyst.
+        marks.set_feedback(store, stored[0][0].id or 0, "not_relevant", "aigerim")
+        assert len(marks.labelled_items(store)) == len(KNOWN)
+        assert build_report(marks.labelled_items(store)).overall.precision == pytest.approx(0.5)
+        # A second analyst disagrees on one item: the latest mark is the item's label,
+        # and each analyst is scored on their own marks.
+        marks.set_feedback(store, stored[0][0].id or 0, "relevant", "dmitri")
+        report = report_from_marks(marks.marks(store))
+        assert report.overall.scores.n == len(KNOWN)
+        assert report.overall.precision == pytest.approx(0.75)
+        analysts = {r.key: r for r in report.by_analyst}
+        assert analysts["aigerim"].scores.n == len(KNOWN)
+        assert analysts["aigerim"].precision == pytest.approx(0.5)
+        assert analysts["dmitri"].scores.n == 1 and analysts["dmitri"].precision == 1.0
+        assert [m.analyst for m in marks.marks(store)][-1] == "dmitri"
+        # Filters and text search run on this backend too.
+        page = queries.list_stories(store, ItemQuery(languages=("ru",), text="ARTICLE", per_page=2))
+        assert page.total == 5 and len(page.stories) == 2 and page.pages == 3
         assert queries.facets(store) == (["ar", "kk", "ru"], ["a", "b", "c"])
         stories = queries.relevant_stories(store, ItemQuery())
         assert len(stories) == 4 and all(i.tier == "relevant" for i, _ in stories)
@@ -145,7 +156,8 @@ def test_report_command_prints_and_exports(tmp_path: Path) -> None:
     for it, label in known_pairs():
         it.id = None
         saved, _ = store.add_item(it, [it.url])
-        queries.set_feedback(store, saved.id or 0, label)
+        marks.set_feedback(store, saved.id or 0, label, "aigerim")
+    marks.set_feedback(store, 5, "not_relevant", "dmitri")  # agrees: the figures stay
     store.close()
     out = tmp_path / "eval.jsonl"
     result = cli("--config", str(cfg), "report", "--format", "json", "--export", str(out))
@@ -154,9 +166,11 @@ def test_report_command_prints_and_exports(tmp_path: Path) -> None:
     assert data["overall"]["precision"] == 0.75 and data["overall"]["recall"] == 0.5
     assert data["languages"]["ar"]["precision"] is None
     assert set(data["sources"]) == {"a", "b", "c"}
+    assert data["analysts"]["dmitri"]["n"] == 1 and data["analysts"]["aigerim"]["n"] == 10
     assert len(load_eval_set(out)) == len(KNOWN)
     assert f"wrote {len(KNOWN)} evaluation cases" in result.stderr
     table = cli("--config", str(cfg), "report")
-    assert table.returncode == 0 and "overall" in table.stdout and "0.750" in table.stdout
+    assert table.returncode == 0 and "overall" in table.stdout
+    assert "analyst   dmitri" in table.stdout
     bad = cli("--config", str(cfg), "report", "--split", "train")
     assert bad.returncode == 2

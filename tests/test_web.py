@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
 from starlette.testclient import TestClient
 
+from monitor.config import SHARED_ANALYST
+from monitor.fingerprint import content_hash
 from monitor.scheduler import Daemon
-from monitor.store.models import Item
-from monitor.store.queries import feedback_for
+from monitor.store.marks import feedback_for
+from monitor.store.models import Item, utcnow
 from monitor.web.app import WebConfigError, create_app, daemon_app, is_loopback
 from monitor.web.app import require_token_for as require_token
 from tests.test_web_seed import PAGE_SIZE, Seeded, add_feedback, seed
@@ -34,26 +38,36 @@ def client(seeded: Seeded) -> TestClient:
     return TestClient(create_app(seeded.store, seeded.settings))
 
 
-def row_ids(html: str) -> list[int]:
-    return [int(x) for x in re.findall(r'class="item-row" data-id="(\d+)"', html)]
+def story_ids(html: str) -> list[int]:
+    return [
+        int(x) for x in re.findall(r'<li class="story[^"]*" data-id="\d+" data-story="(\d+)"', html)
+    ]
 
 
-def newest_first(items: list[Item]) -> list[int]:
-    ordered = sorted(items, key=lambda i: (i.published or i.fetched_at, i.id or 0), reverse=True)
-    return [i.id or 0 for i in ordered]
+def stories_newest_first(items: list[Item]) -> list[int]:
+    latest: dict[int, tuple[datetime, int]] = {}
+    for i in items:
+        sid = i.story_id or i.id or 0
+        key = (i.published or i.fetched_at, sid)
+        latest[sid] = max(latest.get(sid, key), key)
+    return [sid for sid, _ in sorted(latest.items(), key=lambda kv: kv[1], reverse=True)]
+
+
+ALL = {"tier": "any", "show": "all"}
 
 
 # --- the list -------------------------------------------------------------------------
 
 
-def test_list_is_newest_first_and_paged(client: TestClient, seeded: Seeded) -> None:
-    expected = newest_first(seeded.items)
+def test_list_is_stories_newest_first_and_paged(client: TestClient, seeded: Seeded) -> None:
+    expected = stories_newest_first(seeded.items)
+    assert len(expected) == len(seeded.items) - 1  # one story has two outlets
     seen: list[int] = []
     page = 1
     while True:
-        r = client.get("/", params={"page": page})
+        r = client.get("/", params={**ALL, "page": page})
         assert r.status_code == 200
-        ids = row_ids(r.text)
+        ids = story_ids(r.text)
         assert len(ids) <= PAGE_SIZE
         seen += ids
         if 'rel="next"' not in r.text:
@@ -61,67 +75,134 @@ def test_list_is_newest_first_and_paged(client: TestClient, seeded: Seeded) -> N
         page += 1
     assert seen == expected
     assert page == -(-len(expected) // PAGE_SIZE)
-    assert f"{len(expected)} found" in client.get("/").text
+    assert f'id="total">{len(expected)}<' in client.get("/", params=ALL).text
+
+
+def test_a_story_row_shows_its_outlets_snippet_language_tier_and_date(
+    client: TestClient, seeded: Seeded
+) -> None:
+    first, copy = seeded.items[0], seeded.story_copy
+    assert copy is not None and copy.story_id == first.story_id
+    html = client.get("/", params={**ALL, "until": "2024-05-01"}).text
+    row = re.search(
+        rf'<li class="story[^"]*"[^>]*data-story="{first.story_id}".*?</li>', html, re.S
+    )
+    assert row, "the story is listed once"
+    assert story_ids(html).count(first.story_id or 0) == 1
+    text = re.sub(r"<[^>]+>", "", row.group(0))
+    assert f"2 outlets: {first.source}, {copy.source}" in " ".join(text.split())
+    assert "<mark>" in row.group(0).split('class="snippet"', 1)[1]
+    assert first.published and first.published.strftime("%Y-%m-%d") in text
+    assert f">{first.language}<" in row.group(0) and ">relevant<" in row.group(0)
+
+
+def test_an_undated_item_is_shown_as_undated_and_sorted_by_when_stored(
+    client: TestClient, seeded: Seeded
+) -> None:
+    body = "Undated note on the OIC summit. The Organisation of Islamic Cooperation met."
+    undated = Item(
+        url="https://kazinform-ru.example/undated", source="kazinform-ru", title="Undated OIC",
+        text=body, content_hash=content_hash(body), language="en", tier="relevant",
+        relevance=0.9, fetched_at=utcnow(),
+    )  # fmt: skip
+    stored, _ = seeded.store.add_item(undated, [undated.url])
+    html = client.get("/", params=ALL).text
+    assert story_ids(html)[0] == stored.story_id  # stored just now: the newest
+    row = html.split(f'data-story="{stored.story_id}"', 1)[1].split("</li>", 1)[0]
+    assert 'class="date undated"' in row and ">undated<" in row
+    assert '<dd id="published">undated</dd>' in client.get(f"/items/{stored.id}").text
+
+
+def test_the_default_view_is_the_unread_relevant_stories(
+    client: TestClient, seeded: Seeded
+) -> None:
+    relevant = stories_newest_first(seeded.by(tier="relevant"))
+    first_page = story_ids(client.get("/").text)
+    assert first_page == relevant[:PAGE_SIZE]
+    opened = seeded.store.item(first_page[0])
+    assert opened is not None
+    client.get(f"/items/{opened.id}")  # reading it marks its story read
+    after = story_ids(client.get("/").text)
+    assert first_page[0] not in after and after == relevant[1 : PAGE_SIZE + 1]
+    assert first_page[0] in story_ids(client.get("/", params={"show": "all"}).text)
+    assert story_ids(client.get("/", params={"show": "read"}).text) == [first_page[0]]
 
 
 @pytest.mark.parametrize(
     ("params", "attrs"),
     [
-        ({"language": "kk"}, {"language": "kk"}),
-        ({"tier": "mention"}, {"tier": "mention"}),
-        ({"source": "oic-ar", "tier": "relevant"}, {"source": "oic-ar", "tier": "relevant"}),
+        ({"language": "kk"}, [{"language": "kk"}]),
+        ({"language": ["ru", "kk"]}, [{"language": "ru"}, {"language": "kk"}]),
+        ({"tier": "mention"}, [{"tier": "mention"}]),
+        ({"tier": ["mention", "none"]}, [{"tier": "mention"}, {"tier": "none"}]),
+        (
+            {"source": ["oic-ar", "akorda-kk"], "tier": "relevant"},
+            [{"source": "oic-ar", "tier": "relevant"}, {"source": "akorda-kk", "tier": "relevant"}],
+        ),
     ],
 )
-def test_filters_narrow_the_list(
-    client: TestClient, seeded: Seeded, params: dict[str, str], attrs: dict[str, str]
+def test_filters_narrow_the_list_and_take_several_values(
+    client: TestClient, seeded: Seeded, params: dict[str, Any], attrs: list[dict[str, str]]
 ) -> None:
-    expected = newest_first(seeded.by(**attrs))
-    r = client.get("/", params={**params, "page": 1})
-    assert row_ids(r.text) == expected[:PAGE_SIZE]
-    assert f"{len(expected)} found" in r.text
+    items = [i for a in attrs for i in seeded.by(**a)]
+    expected = stories_newest_first(items)
+    r = client.get("/", params={"tier": "any", "show": "all", **params})
+    assert story_ids(r.text) == expected[:PAGE_SIZE]
+    assert f'id="total">{len(expected)}<' in r.text
+    for key, values in params.items():  # the form shows what is ticked
+        for value in [values] if isinstance(values, str) else values:
+            assert re.search(rf'name="{key}" value="{re.escape(value)}"[^>]*checked', r.text)
 
 
 def test_date_range_is_inclusive_of_both_days(client: TestClient, seeded: Seeded) -> None:
-    r = client.get("/", params={"since": "2024-05-02", "until": "2024-05-04"})
+    r = client.get("/", params={**ALL, "since": "2024-05-02", "until": "2024-05-04"})
     days = {"2024-05-02", "2024-05-03", "2024-05-04"}
     expected = [i for i in seeded.items if i.published and i.published.date().isoformat() in days]
-    assert sorted(row_ids(r.text)) == sorted(i.id or 0 for i in expected)
+    assert sorted(story_ids(r.text)) == sorted(i.story_id or 0 for i in expected)
     assert len(expected) == 3
 
 
-def test_free_text_matches_cyrillic_in_any_case(client: TestClient, seeded: Seeded) -> None:
-    lower = client.get("/", params={"q": "оис", "language": "ru"})
-    upper = client.get("/", params={"q": "ОИС", "language": "ru"})
-    assert row_ids(lower.text) == row_ids(upper.text)
-    hits = [i.id for i in seeded.by(language="ru") if "ОИС" in i.text or "оис" in i.text]
-    assert hits and set(row_ids(upper.text)) == set(hits)
-    arabic = client.get("/", params={"q": "حسين إبراهيم طه"})
-    assert row_ids(arabic.text) and all(
-        "حسين إبراهيم طه" in seeded.store.item(i).text  # type: ignore[union-attr]
-        for i in row_ids(arabic.text)
+def test_search_folds_case_and_takes_or(client: TestClient, seeded: Seeded) -> None:
+    lower = client.get("/", params={**ALL, "q": "оис", "language": "ru"})
+    upper = client.get("/", params={**ALL, "q": "ОИС", "language": "ru"})
+    assert story_ids(lower.text) == story_ids(upper.text)
+    hits = {i.story_id for i in seeded.by(language="ru") if "ОИС" in i.text}
+    assert hits and set(story_ids(upper.text)) == hits
+    arabic = client.get("/", params={**ALL, "q": '"حسين إبراهيم طه"'})
+    assert story_ids(arabic.text) and all(
+        "حسين إبراهيم طه" in i.text for i in seeded.items if i.story_id in story_ids(arabic.text)
     )
+    either = client.get("/", params={**ALL, "q": 'ОИС OR "حسين إبراهيم طه"'}).text
+    total = len(set(story_ids(upper.text)) | set(story_ids(arabic.text)))
+    assert total > PAGE_SIZE and f'id="total">{total}<' in either
 
 
 def test_bad_filters_are_named_not_fatal(client: TestClient) -> None:
-    r = client.get("/", params={"since": "yesterday", "tier": "urgent", "page": "x"})
+    r = client.get("/", params={"since": "yesterday", "tier": "urgent", "page": "x", "show": "?"})
     assert r.status_code == 200
     assert "since: expected a date" in r.text
     assert "tier: expected one of" in r.text
+    assert "show: expected one of" in r.text
 
 
 # --- one item -------------------------------------------------------------------------
 
 
-def test_item_page_highlights_evidence_and_shows_story_alerts_archive(
+def test_item_page_text_first_then_evidence_by_concept_story_alerts_archive(
     client: TestClient, seeded: Seeded
 ) -> None:
     first = seeded.items[0]
     r = client.get(f"/items/{first.id}")
     assert r.status_code == 200
     text_block = r.text.split('id="item-text"', 1)[1].split("</div>", 1)[0]
-    assert 'dir="rtl"' in r.text.split('id="item-text"', 1)[0][-80:] + text_block[:40]
     for term in {str(e["term"]) for e in first.evidence or []}:
         assert f"<mark>{term}</mark>" in text_block
+    # The text comes before the evidence, which is folded away under a summary.
+    assert r.text.index('id="item-text"') < r.text.index('id="evidence"')
+    evidence = r.text.split('id="evidence"', 1)[1].split("</details>", 1)[0]
+    concepts = {str(e["concept"]) for e in first.evidence or []}
+    assert evidence.count("<tr><td>") == len(concepts)
+    assert f"{len(first.evidence or [])} match" in evidence
     assert f"{first.id:03d}_{first.content_hash}.txt" in r.text
     assert seeded.story_copy is not None
     assert f'href="/items/{seeded.story_copy.id}"' in r.text
@@ -131,6 +212,25 @@ def test_item_page_highlights_evidence_and_shows_story_alerts_archive(
     assert "analysts" in r.text and "status-sent" in r.text
     kk = seeded.by(language="kk", tier="relevant")[0]
     assert 'id="item-text" dir="ltr" lang="kk"' in client.get(f"/items/{kk.id}").text
+
+
+def test_newer_and_older_links_follow_the_list_and_keep_its_filters(
+    client: TestClient, seeded: Seeded
+) -> None:
+    params = {"language": ["ru", "kk"], "tier": "any", "show": "all"}
+    listed = story_ids(client.get("/", params=params).text)
+    qs = "?tier=any&amp;language=ru&amp;language=kk&amp;show=all"
+    middle = seeded.store.item(listed[1])
+    assert middle is not None
+    page = client.get(f"/items/{middle.id}", params=params).text
+    newer = re.search(r'href="/items/(\d+)([^"]*)" rel="prev"', page)
+    older = re.search(r'href="/items/(\d+)([^"]*)" rel="next"', page)
+    assert newer and older
+    assert newer.group(2) == older.group(2) == qs
+    assert {int(newer.group(1)), int(older.group(1))} <= {
+        i.id for i in seeded.items if i.story_id in (listed[0], listed[2])
+    }
+    assert f'href="/{qs}" id="back"' in page
 
 
 def test_missing_item_is_404(client: TestClient) -> None:
@@ -151,13 +251,13 @@ def test_feedback_is_stored_replaced_and_cleared(client: TestClient, seeded: See
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == f"/items/{item.id}?saved=1"
-    assert feedback_for(seeded.store, [item.id]) == {item.id: "relevant"}
+    assert feedback_for(seeded.store, [item.id], SHARED_ANALYST) == {item.id: "relevant"}
     client.post(f"/items/{item.id}/feedback", data={"label": "not_relevant"}, headers=ORIGIN)
-    assert feedback_for(seeded.store, [item.id]) == {item.id: "not_relevant"}
+    assert feedback_for(seeded.store, [item.id], SHARED_ANALYST) == {item.id: "not_relevant"}
     page = client.get(f"/items/{item.id}").text
     assert 'id="current-label">not relevant<' in page
     client.post(f"/items/{item.id}/feedback", data={"label": "clear"}, headers=ORIGIN)
-    assert feedback_for(seeded.store, [item.id]) == {}
+    assert feedback_for(seeded.store, [item.id], SHARED_ANALYST) == {}
     # The item itself never changes.
     after = seeded.store.item(item.id)
     assert after is not None and before is not None
@@ -179,7 +279,7 @@ def test_cross_site_feedback_is_refused(
     item_id = seeded.items[3].id or 0
     r = client.post(f"/items/{item_id}/feedback", data={"label": "relevant"}, headers=headers)
     assert r.status_code == 403
-    assert feedback_for(seeded.store, [item_id]) == {}
+    assert feedback_for(seeded.store, [item_id], SHARED_ANALYST) == {}
 
 
 def test_feedback_rejects_bad_label_and_unknown_item(client: TestClient) -> None:
@@ -320,5 +420,5 @@ def test_json_feed_shape(client: TestClient, seeded: Seeded) -> None:
     for entry in data["items"]:
         assert {"id", "url", "title", "summary", "content_text", "date_published"} <= set(entry)
         assert entry["authors"] == [{"name": "kazinform-ru"}]
-        assert entry["language"] == "ru"
+        assert entry["language"] == seeded.store.item(entry["_oic"]["item_id"]).language  # type: ignore[union-attr]
         assert entry["_oic"]["tier"] == "relevant" and entry["_oic"]["evidence"]

@@ -8,6 +8,7 @@ one alert sent, source states with a success and a failure, and a little analyst
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,10 +38,12 @@ class Seeded:
         return [i for i in self.items if all(getattr(i, k) == v for k, v in attrs.items())]
 
 
-def settings_for(tmp_path: Path, url: str, page_size: int = PAGE_SIZE) -> Settings:
+def settings_for(
+    tmp_path: Path, url: str, page_size: int = PAGE_SIZE, users: Sequence[dict[str, str]] = ()
+) -> Settings:
     raw = {
         "storage": {"url": url, "archive_dir": str(tmp_path / "archive")},
-        "web": {"page_size": page_size},
+        "web": {"page_size": page_size, "users": list(users)},
         "sources": [
             {"name": name, "url": f"https://{name}.example/rss", "language": lang}
             for lang, name in SOURCES.items()
@@ -93,10 +96,11 @@ def seed(tmp_path: Path, url: str | None = None, page_size: int = PAGE_SIZE) -> 
     archive = Path(out.settings.storage.archive_dir)
     store.set_archive_files({i.id or 0: write_text_file(archive, i).name for i in out.items})
     first = out.items[0]
-    copy_text = first.text + "\n\nSource: Kazinform."
+    copy_text = first.text + "\n\nSource: the first outlet."
+    other = next(name for name in SOURCES.values() if name != first.source)
     copy = Item(
-        url="https://oic-ar.example/news/copy-of-first",
-        source="oic-ar",
+        url=f"https://{other}.example/news/copy-of-first",
+        source=other,
         title=first.title,
         text=copy_text,
         content_hash=content_hash(copy_text),
