@@ -68,7 +68,8 @@ def test_records_render_as_jsonl_json_and_csv(db_url: str) -> None:
     assert item_service.render(rows, "json", js) == 3
     assert item_service.render(rows, "csv", table) == 3
     assert [json.loads(x) for x in jsonl.getvalue().splitlines()] == json.loads(js.getvalue())
-    parsed = list(csv.DictReader(io.StringIO(table.getvalue())))
+    assert table.getvalue().startswith("\ufeff")  # a byte-order mark, for spreadsheets
+    parsed = list(csv.DictReader(io.StringIO(table.getvalue().removeprefix("\ufeff"))))
     assert [r["id"] for r in parsed] == [str(r["id"]) for r in rows]
     assert "text" not in parsed[0] and parsed[0]["relevant"] == "True"
     assert rows[0]["archive_file"] is None  # stored without its archive file

@@ -3,11 +3,17 @@ written in (jsonl, json, csv), and the folder exports (`NNN_<hash>.txt` files, i
 
 `items` on the command line and the dashboard's lists and downloads read through here, so a
 filter or a field means the same in both.
+
+CSV is written for spreadsheets: a UTF-8 byte-order mark first, so Excel reads Cyrillic and
+Arabic right; a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a
+leading `'`, so an article title can never run as a formula (OWASP's advice on CSV
+injection); lists are joined with "; ", and the evidence is one readable cell.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,6 +21,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
+from monitor import evidence
 from monitor.display import item_title, precision_of
 from monitor.files import output_folder
 from monitor.store.archive import write_text_file
@@ -23,9 +30,12 @@ from monitor.store.queries import ItemQuery, StoryPage, iter_items, list_stories
 from monitor.store.repo import Store
 
 FORMATS = ("jsonl", "json", "csv")
+BOM = "\ufeff"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_FIELDS = [
     "id", "url", "source", "title", "published", "language", "content_hash",
     "relevance", "tier", "relevant", "story_id", "duplicate_of", "alerted",
+    "published_precision", "snippet", "evidence",
 ]  # fmt: skip
 _BATCH = 500
 
@@ -61,6 +71,7 @@ def item_record(item: Item, *, alerted: bool) -> dict[str, object]:
         "duplicate_of": item.duplicate_of,
         "alerted": alerted,
         "archive_file": item.archive_file,
+        "snippet": evidence.snippet(item.evidence, item.text),
         "text": item.text,
     }
 
@@ -99,29 +110,62 @@ def story_records(store: Store, items: Iterable[Item]) -> Iterator[dict[str, obj
         }
 
 
-def render(rows: Iterable[dict[str, object]], fmt: str, out: IO[str]) -> int:
-    """Write records as jsonl, json or csv; the number written."""
-    n = 0
+def neutralise(value: object) -> object:
+    """A spreadsheet cell that cannot run: text starting like a formula gets a leading '."""
+    if isinstance(value, (list, tuple)):
+        value = "; ".join("" if v is None else str(v) for v in value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _csv_row(row: dict[str, object]) -> dict[str, object]:
+    if "content_hash" in row:  # an item: its evidence as one readable cell
+        ev = row.get("evidence")
+        row = {**row, "evidence": evidence.summary(ev if isinstance(ev, list) else None)}
+    return {k: neutralise(v) for k, v in row.items()}
+
+
+def stream(rows: Iterable[dict[str, object]], fmt: str) -> Iterator[str]:
+    """The records as text in `fmt`, a piece at a time (one line, or one CSV row)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
     if fmt == "jsonl":
         for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
+            yield json.dumps(row, ensure_ascii=False) + "\n"
     elif fmt == "json":
-        data = list(rows)
-        json.dump(data, out, ensure_ascii=False, indent=2)
-        out.write("\n")
-        n = len(data)
-    elif fmt == "csv":
+        yield json.dumps(list(rows), ensure_ascii=False, indent=2) + "\n"
+    else:
+        buf = io.StringIO()
         writer: csv.DictWriter[str] | None = None
         for row in rows:
             if writer is None:
                 fields = CSV_FIELDS if "content_hash" in row else list(row)
-                writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+                writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+                buf.write(BOM)
                 writer.writeheader()
-            writer.writerow(row)
+            writer.writerow(_csv_row(row))
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+        if writer is None:  # no rows: still a file a spreadsheet opens, with its header
+            buf.write(BOM)
+            csv.DictWriter(buf, fieldnames=CSV_FIELDS).writeheader()
+            yield buf.getvalue()
+
+
+def render(rows: Iterable[dict[str, object]], fmt: str, out: IO[str]) -> int:
+    """Write records to `out` as jsonl, json or csv; the number written."""
+    n = 0
+
+    def counted() -> Iterator[dict[str, object]]:
+        nonlocal n
+        for row in rows:
             n += 1
-    else:
-        raise ValueError(f"unknown format {fmt!r}")
+            yield row
+
+    for piece in stream(counted(), fmt):
+        out.write(piece)
     return n
 
 

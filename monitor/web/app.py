@@ -23,7 +23,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -337,6 +343,19 @@ class Dashboard:
             headers={"Content-Disposition": 'attachment; filename="feedback_eval.jsonl"'},
         )
 
+    async def download(self, request: Request) -> Response:
+        """The items of the current view (every page of it) as CSV or JSONL."""
+        fmt = "csv" if request.url.path.endswith(".csv") else "jsonl"
+        f = self._filters(request)
+        rows = item_service.records(self.store, item_service.matching(self.store, f.query))
+        name = f"oic-monitor-items-{utcnow():%Y%m%d-%H%M}.{fmt}"
+        media = "text/csv" if fmt == "csv" else "application/x-ndjson"
+        return StreamingResponse(
+            item_service.stream(rows, fmt),  # a plain iterator: read in a worker thread
+            media_type=f"{media}; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
     # --- feeds --------------------------------------------------------------------
 
     async def _feed(
@@ -389,6 +408,8 @@ class Dashboard:
             Route("/coverage", self.coverage, name="coverage"),
             Route("/report", self.report, name="report"),
             Route("/report/eval.jsonl", self.eval_export),
+            Route("/items.csv", self.download),
+            Route("/items.jsonl", self.download),
             Route("/feed.atom", self.feed),
             Route("/feed.json", self.feed),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
