@@ -46,7 +46,7 @@ def store(pg_url: str) -> Iterator[Store]:
     s = Store.open(pg_url)
     with s.session() as session:
         session.connection().execute(
-            text("TRUNCATE alert, item, seen_url, source_state RESTART IDENTITY")
+            text("TRUNCATE alert, item, item_search, seen_url, source_state RESTART IDENTITY")
         )
         session.commit()
     try:

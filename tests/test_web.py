@@ -364,6 +364,13 @@ def test_serve_refuses_to_expose_without_a_token(tmp_path: Path) -> None:
     result = cli("--config", str(cfg), "serve", "--host", "0.0.0.0", "--port", "8999")
     assert result.returncode == 2
     assert "needs an access token" in result.stderr
+    users = '[web]\nusers = [{name = "aigerim", token_env = "OIC_TEST_UNSET_TOKEN"}]\n'
+    result = cli("--config", str(config(tmp_path, users)), "serve", "--port", "8999")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "[web] users: analyst 'aigerim' has no token: environment variable "
+        "OIC_TEST_UNSET_TOKEN is not set"
+    )
 
 
 def test_run_http_beyond_loopback_without_token_serves_health_only(seeded: Seeded) -> None:

@@ -12,6 +12,7 @@ import feedparser
 import pytest
 from starlette.testclient import TestClient
 
+from monitor.config import ConfigError, settings_from_dict
 from monitor.coverage import coverage
 from monitor.store import marks
 from monitor.store.models import utcnow
@@ -234,3 +235,21 @@ def test_a_disabled_or_unknown_source_raises_no_banner(seeded: Seeded) -> None:
     client = as_analyst(seeded, "token-aigerim-1")
     assert 'id="health-banner"' not in client.get("/").text
     assert set(SOURCES.values()) <= {s.name for s in seeded.settings.sources}
+
+
+@pytest.mark.parametrize(
+    ("users", "message"),
+    [
+        ([{"name": "shared", "token_env": "X"}], "names the shared token's analyst"),
+        ([{"name": "a b", "token_env": "X"}], "web.users[0] (a b).name"),
+        ([{"name": "aigerim", "token_env": "X"}, {"name": "aigerim", "token_env": "Y"}],
+         "two users are both named 'aigerim'"),
+        ([{"name": "aigerim"}], "web.users[0] (aigerim).token_env: Field required"),
+        ([{"name": "aigerim", "token": "plain"}], "web.users[0] (aigerim).token: unknown key"),
+    ],
+)  # fmt: skip
+def test_bad_users_are_config_errors_naming_the_key(
+    tmp_path: Path, users: list[dict[str, str]], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        settings_from_dict({"web": {"users": users}}, tmp_path / "monitor.toml")

@@ -92,25 +92,27 @@ def serve(
         str | None,
         typer.Option(
             metavar="TOKEN",
-            help="Access token, needed unless on loopback [default: $[web] token_env].",
+            help="Shared access token; beyond loopback it or [web] users are needed "
+            "[default: $[web] token_env].",
         ),
     ] = None,
 ) -> None:
     """The web dashboard and its Atom and JSON feeds.
 
-    Items, sources, analyst feedback and the report, on 127.0.0.1:8080 unless configured
-    otherwise; a port already in use is exit status 1.
+    Stories, search, sources, coverage, the analysts' marks and the report, on
+    127.0.0.1:8080 unless configured otherwise; a port already in use is exit status 1.
     """
     from monitor.web import server
     from monitor.web.app import WebConfigError, create_app, require_token_for
     from monitor.web.health import listen
+    from monitor.web.security import analyst_tokens
 
     settings = settings_of(ctx)
     host = host or settings.web.host
     port = port or settings.web.port
     token = token or settings.web.resolved_token()
     try:
-        require_token_for(host, token)
+        require_token_for(host, next(iter(analyst_tokens(settings.web, token)), None))
     except WebConfigError as e:
         fail(str(e), EXIT_USAGE)
     shown = f"[{host}]" if ":" in host else host
