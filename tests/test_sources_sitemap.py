@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.sources import SitemapRef, SourceError
-from monitor.sources.sitemap import parse_sitemap, sitemaps_from_robots
+from monitor.sources.sitemap import parse_sitemap
 
 DATA = Path(__file__).parent / "data" / "sources"
 BASE = "https://agency.example.kz/sitemap.xml"
@@ -157,21 +157,3 @@ def test_entity_expansion_is_refused() -> None:
     with pytest.raises(SourceError) as err:
         parse_sitemap(body, BASE)
     assert err.value.reason == "xml_entities"
-
-
-def test_sitemaps_from_robots() -> None:
-    robots = """# robots for agency.example.kz
-User-agent: *
-Disallow: /search
-sitemap: https://agency.example.kz/sitemap.xml
-Sitemap:https://agency.example.kz/news-sitemap.xml   # Google News
-  SITEMAP :  /sitemap-kaz.xml
-Sitemap: https://agency.example.kz/sitemap.xml
-Sitemap: ftp://agency.example.kz/sitemap.xml
-Disallow: /sitemap-private.xml
-"""
-    assert sitemaps_from_robots(robots, "https://agency.example.kz/robots.txt") == [
-        "https://agency.example.kz/sitemap.xml",
-        "https://agency.example.kz/news-sitemap.xml",
-        "https://agency.example.kz/sitemap-kaz.xml",
-    ]

@@ -38,12 +38,10 @@ from monitor.urls import canonical_url
 MAX_INFLATED_BYTES = 50 * 1024 * 1024  # the sitemap protocol allows 50 MB uncompressed
 INFLATE_CHUNK = 1024 * 1024
 HISTORY_DEPTH = 5  # index -> index -> ... -> urlset
-POLL_DEPTH = 3
 POLL_FILES = 50  # sitemap files one poll reads at most below its own
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _W3C_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
-_ROBOTS_SITEMAP = re.compile(r"^\s*sitemap\s*:\s*(\S+)", re.I)
 
 
 @dataclass
@@ -73,19 +71,6 @@ def parse_sitemap(content: bytes, base_url: str) -> Sitemap:
     raise SourceError(
         f"root element <{kind}> is neither <urlset> nor <sitemapindex>", reason="not_a_sitemap"
     )
-
-
-def sitemaps_from_robots(robots_txt: str, base_url: str) -> list[str]:
-    """Sitemap URLs named by "Sitemap:" lines of a robots.txt, in order, without repeats."""
-    found: list[str] = []
-    for line in robots_txt.splitlines():
-        m = _ROBOTS_SITEMAP.match(line.split("#", 1)[0])
-        if not m:
-            continue
-        url = urljoin(base_url, m.group(1))
-        if _is_http(url) and url not in found:
-            found.append(url)
-    return found
 
 
 def _gunzip(content: bytes, limit: int) -> bytes:
