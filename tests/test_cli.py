@@ -72,6 +72,15 @@ def test_import_seeds_recomputes_their_hashes(tmp_path: Path) -> None:
     assert len(again) == 5
 
 
+def test_import_summary_counts_each_file_taken_as_new(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    result = cli("--config", str(cfg), "import", str(SEEDS_DIR))
+    assert result.returncode == 0, result.stderr
+    row = next(ln for ln in result.stdout.splitlines() if "│ import" in ln)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[:4] == ["import", "5", "5", "5"]  # source, listed, new, stored
+
+
 def test_demo_stores_and_shows_articles(tmp_path: Path) -> None:
     result = cli("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -35,6 +35,7 @@ def import_dir(pipeline: Pipeline, folder: Path, source: Source) -> PollReport:
         if not text.strip():
             report.no_text += 1
             continue
+        report.new += 1  # taken through the article path, as a poll counts its new entries
         language = detect(text, hint=source.language)
         found = date_near_top(text, language)
         doc = Document(
