@@ -102,6 +102,8 @@ def test_help_shows_defaults_and_no_type_labels_on_flags() -> None:
     for label in ("<bool>", "<list[str]>", "<str>", "<int>", "<path>"):
         assert label not in top + backfill + items, label
     assert re.search(r"--relevant\s+Only the relevant tier", items)
+    serve = " ".join(cli("serve", "--help").stdout.split())
+    assert "[default: the variable [web] token_env names]" in serve
 
 
 def test_importing_the_command_line_loads_no_heavy_module() -> None:

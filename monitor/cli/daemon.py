@@ -93,7 +93,7 @@ def serve(
         typer.Option(
             metavar="TOKEN",
             help="Shared access token; beyond loopback it or [web] users are needed "
-            "[default: $[web] token_env].",
+            "[default: the variable [web] token_env names].",
         ),
     ] = None,
 ) -> None:
