@@ -395,14 +395,22 @@ def load_settings(path: str | Path | None = None) -> Settings:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """The config file's tables; ConfigError when it is missing, unreadable or not TOML."""
+    text = config_text(path)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+
+
+def config_text(path: Path) -> str:
+    """The config file's text, in whatever encoding it was saved; ConfigError when it is
+    missing or not text."""
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
     try:
-        return tomllib.loads(read_text(path))
+        return read_text(path)
     except InputError as e:
         raise ConfigError(str(e)) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
 
 
 def settings_from_dict(raw: dict[str, Any], path: Path) -> Settings:

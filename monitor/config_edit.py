@@ -18,9 +18,9 @@ import tomlkit
 from tomlkit.items import AoT, Comment, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
-from monitor.config import Settings, Source, settings_from_dict
-from monitor.errors import ConfigEditError, ConfigError, InputError
-from monitor.files import os_reason, read_text
+from monitor.config import Settings, Source, config_text, settings_from_dict
+from monitor.errors import ConfigEditError, ConfigError
+from monitor.files import os_reason
 from monitor.urls import canonical_url, host_of
 
 NAME_CHARS = 40  # a derived source name is cut to this many characters
@@ -53,12 +53,9 @@ def duplicate_of(url: str, sources: Iterable[Source]) -> Source | None:
 
 
 def read_document(path: Path) -> TOMLDocument:
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found")
+    text = config_text(path)
     try:
-        return tomlkit.parse(read_text(path))
-    except InputError as e:
-        raise ConfigError(str(e)) from None
+        return tomlkit.parse(text)
     except tomlkit.exceptions.TOMLKitError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
 
