@@ -179,7 +179,6 @@ def _chunks(items: Iterable[Item], size: int = _BATCH) -> Iterator[list[Item]]:
 class Exported:
     items: int
     folder: Path
-    recorded: bool  # the folder is the archive: items now name their files there
 
 
 def export_txt(store: Store, out_dir: Path, *, archive_dir: Path) -> Exported:
@@ -196,7 +195,7 @@ def export_txt(store: Store, out_dir: Path, *, archive_dir: Path) -> Exported:
         if is_archive:
             store.set_archive_files(names)
         n += len(names)
-    return Exported(n, folder, is_archive)
+    return Exported(n, folder)
 
 
 def export_jsonl(store: Store, out_dir: Path) -> Exported:
@@ -204,4 +203,4 @@ def export_jsonl(store: Store, out_dir: Path) -> Exported:
     folder = output_folder(out_dir)
     with (folder / "items.jsonl").open("w", encoding="utf-8") as out:
         n = render(records(store, store.iter_items()), "jsonl", out)
-    return Exported(n, folder, False)
+    return Exported(n, folder)
