@@ -177,6 +177,16 @@ def test_database_that_cannot_be_opened_is_status_1(files: Files) -> None:
         assert_fails(files.run(*command), 1, "database error")
 
 
+@pytest.mark.parametrize(
+    "url", ["nosuchdb://host/x", "sqlite+nosuchdriver:///x.db", "mysql://user:pw@127.0.0.1/x"]
+)
+def test_database_url_of_an_unknown_database_or_driver_is_status_1(files: Files, url: str) -> None:
+    files.config.write_text(f'[storage]\nurl = "{url}"\n', encoding="utf-8")
+    result = files.run("items")
+    assert_fails(result, 1, "database error", "unusable database URL")
+    assert "pw" not in result.stderr
+
+
 # --- classify --------------------------------------------------------------------------
 
 

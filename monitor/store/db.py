@@ -43,17 +43,24 @@ def make_engine(url: str) -> Engine:
     except (ArgumentError, ValueError) as e:  # ValueError: a port that is not a number
         # Not echoed: a URL that cannot be parsed cannot be trusted to have its password found.
         raise DatabaseError(f"bad database URL ([storage] url or ${DATABASE_ENV}): {e}") from None
-    if parsed.get_backend_name() == "sqlite":
-        db = parsed.database
-        if db and db != ":memory:":
-            try:
-                Path(db).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise DatabaseError(f"cannot create the folder of {db}: {e.strerror}") from None
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and parsed.database and parsed.database != ":memory:":
+        try:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DatabaseError(
+                f"cannot create the folder of {parsed.database}: {e.strerror}"
+            ) from None
+    try:
+        if not sqlite:
+            return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    except (ArgumentError, ImportError) as e:  # an unknown database, or its driver missing
+        raise DatabaseError(
+            f"unusable database URL ([storage] url or ${DATABASE_ENV}): {e}"
+        ) from None
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:
