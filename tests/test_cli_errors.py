@@ -4,6 +4,7 @@ or config, 3 nothing could be done)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -235,6 +236,22 @@ def test_export_refuses_paths_it_cannot_write(files: Files) -> None:
     assert_fails(files.run("export", "--out", str(files.unwritable)), 2, "cannot create")
     jsonl = files.run("export", "--format", "jsonl", "--out", str(files.unwritable))
     assert_fails(jsonl, 2, str(files.unwritable))
+
+
+def test_export_refuses_a_folder_where_its_file_goes(files: Files) -> None:
+    seeds = files.root / "seeds"
+    seeds.mkdir()
+    (seeds / "a.txt").write_text(RUSSIAN, encoding="utf-8")
+    assert files.run("import", str(seeds)).returncode == 0
+    [record] = json.loads(files.run("items", "--format", "json").stdout)
+    out = files.root / "out"
+    taken = out / f"001_{record['content_hash']}.txt"
+    taken.mkdir(parents=True)
+    (out / "items.jsonl").mkdir()
+    assert_fails(files.run("export", "--out", str(out)), 2, str(taken), "is a folder")
+    assert sorted(p.name for p in out.iterdir()) == sorted([taken.name, "items.jsonl"])
+    jsonl = files.run("export", "--format", "jsonl", "--out", str(out))
+    assert_fails(jsonl, 2, str(out / "items.jsonl"), "is a folder")
 
 
 def test_report_and_sources_export_refuse_paths_they_cannot_write(files: Files) -> None:

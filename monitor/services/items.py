@@ -23,8 +23,9 @@ from typing import IO
 
 from monitor import evidence
 from monitor.display import item_title, precision_of
-from monitor.files import output_folder
-from monitor.store.archive import write_text_file
+from monitor.errors import InputError
+from monitor.files import os_reason, output_folder
+from monitor.store.archive import archive_name, write_text_file
 from monitor.store.models import Item
 from monitor.store.queries import ItemQuery, StoryPage, iter_items, list_stories
 from monitor.store.repo import Store
@@ -191,7 +192,7 @@ def export_txt(store: Store, out_dir: Path, *, archive_dir: Path) -> Exported:
     is_archive = folder.resolve() == Path(archive_dir).resolve()
     n = 0
     for chunk in _chunks(store.iter_items()):
-        names = {item.id or 0: write_text_file(folder, item).name for item in chunk}
+        names = {item.id or 0: _write_text_file(folder, item) for item in chunk}
         if is_archive:
             store.set_archive_files(names)
         n += len(names)
@@ -201,6 +202,20 @@ def export_txt(store: Store, out_dir: Path, *, archive_dir: Path) -> Exported:
 def export_jsonl(store: Store, out_dir: Path) -> Exported:
     """Write every item's record to items.jsonl in `out_dir`."""
     folder = output_folder(out_dir)
-    with (folder / "items.jsonl").open("w", encoding="utf-8") as out:
+    path = folder / "items.jsonl"
+    try:
+        out = path.open("w", encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"{path}: cannot write: {os_reason(e)}") from None
+    with out:
         n = render(records(store, store.iter_items()), "jsonl", out)
     return Exported(n, folder)
+
+
+def _write_text_file(folder: Path, item: Item) -> str:
+    """The name of the item's file, written into `folder`; InputError naming it if it
+    cannot be (a folder of that name, a file that may not be replaced)."""
+    try:
+        return write_text_file(folder, item).name
+    except OSError as e:
+        raise InputError(f"{folder / archive_name(item)}: cannot write: {os_reason(e)}") from None

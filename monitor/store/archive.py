@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -17,6 +18,11 @@ def write_text_file(folder: Path, item: Item) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / archive_name(item)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(item.text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(item.text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # no half-written file left behind
+        raise
     return path
