@@ -18,6 +18,7 @@ from monitor.alerts.operator import queue_operator_alert
 from monitor.config import Settings
 from monitor.sources import Entry
 from monitor.store.models import Gap
+from monitor.store.queries import source_days
 from monitor.store.repo import Store
 
 log = logging.getLogger("monitor.coverage")
@@ -81,17 +82,16 @@ def coverage(
 ) -> list[SourceCoverage]:
     states = store.source_states()
     gaps = store.gaps(since=since)
+    days = source_days(store, [s.name for s in settings.sources], since)
     rows = []
     for source in settings.sources:
         row = SourceCoverage(source.name, source.interval, source.min_interval)
         st = states.get(source.name)
         row.window_hours = st.window_hours if st else None
-        for fetched, published, backfilled in store.source_items(source.name, since):
-            row.items += 1
-            row.per_day[f"{(published or fetched):%Y-%m-%d}"] += 1
-            if published and not backfilled and fetched >= published:
-                delay = fetched - published
-                row.max_delay = max(row.max_delay or delay, delay)
+        counted = days[source.name]
+        row.per_day.update(counted.per_day)
+        row.items = sum(counted.per_day.values())
+        row.max_delay = counted.max_delay
         for gap in (g for g in gaps if g.source == source.name):
             row.gaps_found += 1
             if gap.status == "filled":

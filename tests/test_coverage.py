@@ -4,18 +4,23 @@ the same poll, and the daemon's catch-up of what a poll could not reach."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from sqlalchemy import event
 from sqlmodel import select
 
 from monitor.catchup import fill_gaps
 from monitor.config import Settings, settings_from_dict
 from monitor.coverage import coverage
+from monitor.fingerprint import content_hash
 from monitor.runtime import Runtime
 from monitor.store.models import Alert, Item, utcnow
+from monitor.store.repo import Store
+from tests.conftest import PG_ADMIN
 from tests.daemon_support import oic_article, plain_article
 from tests.pages import article_page
 from tests.webserver import LocalWeb, Response
@@ -198,3 +203,111 @@ def test_a_gap_no_route_reaches_is_unrecoverable_with_one_operator_alert(
     assert "agency" in message and "cannot be recovered" in message
     row = rows[0]
     assert (row.gaps_found, row.gaps_unrecoverable) == (1, 1)  # type: ignore[attr-defined]
+
+
+def _item(n: int, source: str, fetched: datetime, published: datetime | None, **kw: Any) -> Item:
+    text = f"Article {n} of {source}."
+    return Item(
+        url=f"https://{source}.example/{n}", source=source, title=f"Article {n}", text=text,
+        content_hash=content_hash(text), fetched_at=fetched, published=published, **kw,
+    )  # fmt: skip
+
+
+def test_coverage_counts_each_utc_day_and_the_largest_delay_on_both_backends(
+    db_url: str, tmp_path: Path
+) -> None:
+    if db_url.startswith("postgresql"):
+        # A server whose sessions are not in UTC still counts UTC days.
+        name = db_url.rsplit("/", 1)[1]
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f"ALTER DATABASE \"{name}\" SET timezone TO 'Asia/Almaty'")
+    day = datetime(2025, 3, 1, tzinfo=UTC)
+    cfg = settings_from_dict(
+        {
+            "storage": {"url": db_url},
+            "sources": [
+                {"name": "agency", "url": "http://127.0.0.1:9/rss.xml", "kind": "feed"},
+                {"name": "quiet", "url": "http://127.0.0.1:9/q.xml", "kind": "feed"},
+            ],
+        },
+        tmp_path / "monitor.toml",
+    )
+    store = Store.open(db_url)
+    try:
+        for item in (
+            # published 23:30 UTC (the next day in Almaty), found 40 minutes later
+            _item(
+                1,
+                "agency",
+                day + timedelta(hours=24, minutes=10),
+                day + timedelta(hours=23, minutes=30),
+            ),
+            # two hours and half a second late: the largest delay
+            _item(
+                2,
+                "agency",
+                day + timedelta(hours=27, microseconds=500_000),
+                day + timedelta(hours=25),
+            ),
+            # read from history long after: no delay, counted on the day it was published
+            _item(
+                3, "agency", day + timedelta(hours=30), day - timedelta(days=59), backfilled=True
+            ),
+            # undated: counted on the day it was stored
+            _item(4, "agency", day + timedelta(days=2, hours=10), None),
+            # dated in the future (a wrong clock at the source): no delay
+            _item(5, "agency", day + timedelta(days=2), day + timedelta(days=3)),
+            _item(6, "elsewhere", day, day),  # not a configured source
+        ):
+            store.add_item(item, [item.url])
+        rows = {r.name: r for r in coverage(store, cfg)}
+        since = {r.name: r for r in coverage(store, cfg, day + timedelta(days=2))}
+    finally:
+        store.close()
+
+    assert list(rows) == ["agency", "quiet"]
+    agency = rows["agency"]
+    assert agency.items == 5
+    assert dict(agency.per_day) == {
+        "2025-01-01": 1, "2025-03-01": 1, "2025-03-02": 1, "2025-03-03": 1, "2025-03-04": 1,
+    }  # fmt: skip
+    assert agency.max_delay == timedelta(hours=2, microseconds=500_000)
+    assert (rows["quiet"].items, dict(rows["quiet"].per_day), rows["quiet"].max_delay) == (
+        0, {}, None,
+    )  # fmt: skip
+    # Since a day: only what was stored from then on.
+    assert since["agency"].items == 2
+    assert dict(since["agency"].per_day) == {"2025-03-03": 1, "2025-03-04": 1}
+    assert since["agency"].max_delay is None
+
+
+def test_coverage_reads_one_row_per_source_and_day_not_every_item(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL the driver says how many rows each query sent back."""
+    cfg = settings_from_dict(
+        {
+            "storage": {"url": pg_url},
+            "sources": [{"name": "agency", "url": "http://127.0.0.1:9/rss.xml", "kind": "feed"}],
+        },
+        tmp_path / "monitor.toml",
+    )
+    store = Store.open(pg_url)
+    day = datetime(2025, 3, 1, tzinfo=UTC)
+    sent_back: list[int] = []
+    try:
+        for n in range(300):
+            when = day + timedelta(days=n % 3, minutes=n)
+            store.add_item(_item(n, "agency", when + timedelta(minutes=5), when), [f"u{n}"])
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                sent_back.append(cursor.rowcount)
+
+        event.listen(store.engine, "after_cursor_execute", count)
+        (row,) = coverage(store, cfg)
+    finally:
+        store.close()
+    assert row.items == 300 and sum(row.per_day.values()) == 300
+    assert len(row.per_day) == 3
+    assert sum(sent_back) <= 10

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import col, select
@@ -350,6 +351,70 @@ def source_activity(store: Store, names: Sequence[str], days: int = 30) -> list[
         )
         for name in all_names
     ]
+
+
+@dataclass
+class SourceDays:
+    """A source's items by day (YYYY-MM-DD, UTC, published or else stored) and its largest
+    poll-to-publish delay."""
+
+    per_day: dict[str, int] = field(default_factory=dict)
+    max_delay: timedelta | None = None
+
+
+def _utc_day(store: Store, when: ColumnElement[datetime]) -> ColumnElement[str]:
+    """`when`'s UTC day as YYYY-MM-DD, computed by the database."""
+    if store.engine.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", when), "YYYY-MM-DD")
+    return func.date(when)  # SQLite keeps UTC without an offset
+
+
+def _delay_order(store: Store) -> ColumnElement[Any]:
+    """Orders items by fetched minus published (only to find the largest: the figure itself
+    is computed exactly from the row)."""
+    fetched, published = col(Item.fetched_at), col(Item.published)
+    if store.engine.dialect.name == "postgresql":
+        return fetched - published
+    return func.julianday(fetched) - func.julianday(published)
+
+
+def source_days(
+    store: Store, names: Sequence[str], since: datetime | None = None
+) -> dict[str, SourceDays]:
+    """Items per day and the largest delay of each of `names` (stored since `since`), counted
+    in the database: one row per source and day. Backfilled items have no delay."""
+    mine: list[ColumnElement[bool]] = [col(Item.source).in_(list(names))]
+    if since:
+        mine.append(col(Item.fetched_at) >= since)
+    day = _utc_day(store, _when()).label("day")
+    counts = select(Item.source, day, func.count()).where(*mine).group_by(col(Item.source), day)
+    ranked = (
+        select(
+            Item.source,
+            Item.fetched_at,
+            Item.published,
+            func.row_number()
+            .over(partition_by=col(Item.source), order_by=_delay_order(store).desc())
+            .label("rank"),
+        )
+        .where(
+            *mine,
+            col(Item.published).is_not(None),
+            col(Item.backfilled).is_(False),
+            col(Item.fetched_at) >= col(Item.published),
+        )
+        .subquery()
+    )
+    largest = select(ranked.c.source, ranked.c.fetched_at, ranked.c.published).where(
+        ranked.c.rank == 1
+    )
+    out = {name: SourceDays() for name in names}
+    with store.session() as s:
+        for source, when, n in s.exec(counts):
+            out[source].per_day[str(when)] = int(n)
+        for source, fetched, published in s.exec(largest):
+            out[source].max_delay = fetched - published
+    return out
 
 
 def health(store: Store, names: Sequence[str]) -> tuple[list[SourceState], int]:
