@@ -11,13 +11,15 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Index,
     LargeBinary,
     SmallInteger,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from monitor.config import SHARED_ANALYST
 
@@ -101,7 +103,7 @@ class Item(SQLModel, table=True):
     # "month" when only the month is known (published is then its first day); else null.
     published_precision: str | None = Field(default=None, max_length=8)
     fetched_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True, nullable=False))
-    language: str | None = Field(default=None, max_length=8)
+    language: str | None = Field(default=None, max_length=8, index=True)
     content_hash: str = Field(unique=True, index=True, max_length=16)
     text: str = Field(sa_column=Column(Text, nullable=False))
     # Classifier output; null until a classifier has looked at the item.
@@ -115,6 +117,15 @@ class Item(SQLModel, table=True):
     signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     # NNN_<content_hash>.txt in the archive folder, set once that file has been written.
     archive_file: str | None = Field(default=None, max_length=100)
+
+
+# Lists walk items newest first by this key (see store/queries.py): the date an item counts
+# by (published, or stored when undated) and its story.
+Index(
+    "ix_item_when_story",
+    func.coalesce(col(Item.published), col(Item.fetched_at)),
+    func.coalesce(col(Item.story_id), col(Item.id)),
+)
 
 
 class StoryBand(SQLModel, table=True):

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
@@ -102,6 +103,12 @@ def _story() -> ColumnElement[int]:
     return func.coalesce(col(Item.story_id), col(Item.id))
 
 
+def _in_stories(ids: Sequence[int]) -> ColumnElement[bool]:
+    """The items of these stories, found by the story_id index and the primary key."""
+    alone = and_(col(Item.story_id).is_(None), col(Item.id).in_(ids))
+    return or_(col(Item.story_id).in_(ids), alone)
+
+
 def _day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
@@ -166,18 +173,58 @@ def _items(store: Store, q: ItemQuery) -> SelectOfScalar[Item]:
 
 def list_stories(store: Store, q: ItemQuery) -> StoryPage:
     """One page of stories matching `q`, newest first."""
-    grouped = _grouped(store, q).subquery()
     page = max(q.page, 1)
-    ordered = (
-        select(grouped.c.story, grouped.c.latest)
-        .order_by(grouped.c.latest.desc(), grouped.c.story.desc())
-        .offset((page - 1) * q.per_page)
-        .limit(q.per_page)
-    )
+    skip = (page - 1) * q.per_page
     with store.session() as s:
-        total = int(s.exec(select(func.count()).select_from(grouped)).one())
-        keys = [(int(sid), latest) for sid, latest in s.exec(ordered)]
+        total = int(s.exec(_count(store, q)).one())
+    keys = _walk(store, q, skip + q.per_page)[skip:]
     return StoryPage(_rows(store, q, keys), total, page, q.per_page)
+
+
+def _count(store: Store, q: ItemQuery) -> SelectOfScalar[int]:
+    """How many stories have an item matching `q`."""
+    count = select(func.count(func.distinct(_story()))).where(*_conditions(store, q))
+    state = _state_condition(q)
+    if state is not None:
+        count = count.select_from(Item).outerjoin(*_state_join(q)).where(state)
+    return count
+
+
+def _newest_first(store: Store, q: ItemQuery) -> Select[int, datetime]:
+    """(story, date) of the items matching `q`, newest first, then by story: the order of
+    the index ix_item_when_story, so the database reads it instead of sorting every item."""
+    story, when = _story().label("story"), _when().label("when")
+    stmt = select(story, when).where(*_conditions(store, q))
+    state = _state_condition(q)
+    if state is not None:
+        stmt = stmt.select_from(Item).outerjoin(*_state_join(q)).where(state)
+    return stmt.order_by(_when().desc(), _story().desc())
+
+
+def _walk(store: Store, q: ItemQuery, stories: int) -> list[tuple[int, datetime]]:
+    """The first `stories` stories in list order, each with its latest matching date.
+
+    Items are read newest first, a batch at a time from where the last batch ended; a
+    story's first item read carries its latest date, so a story already seen is passed over.
+    """
+    seen: dict[int, datetime] = {}
+    batch = max(2 * stories, 100)
+    after: tuple[int, datetime] | None = None
+    with store.session() as s:
+        while len(seen) < stories:
+            stmt = _newest_first(store, q)
+            if after is not None:
+                sid, when = after
+                # Items after the last one read; any more of its story (same date and story)
+                # add nothing.
+                stmt = stmt.where(or_(_when() < when, and_(_when() == when, _story() < sid)))
+            rows = [(int(sid), when) for sid, when in s.exec(stmt.limit(batch))]
+            for sid, when in rows:
+                seen.setdefault(sid, when)
+            if len(rows) < batch:
+                break
+            after = rows[-1]
+    return list(seen.items())[:stories]
 
 
 def _rows(store: Store, q: ItemQuery, keys: list[tuple[int, datetime]]) -> list[StoryRow]:
@@ -186,8 +233,8 @@ def _rows(store: Store, q: ItemQuery, keys: list[tuple[int, datetime]]) -> list[
         return []
     ids = [sid for sid, _ in keys]
     with store.session() as s:
-        copies = list(s.exec(select(Item).where(_story().in_(ids)).order_by(col(Item.id))))
-        matching = set(s.exec(select(Item.id).where(_story().in_(ids), *_conditions(store, q))))
+        copies = list(s.exec(select(Item).where(_in_stories(ids)).order_by(col(Item.id))))
+        matching = set(s.exec(select(Item.id).where(_in_stories(ids), *_conditions(store, q))))
         states = {
             st.story_id: st
             for st in s.exec(
@@ -264,9 +311,18 @@ def relevant_stories(store: Store, q: ItemQuery, limit: int = 50) -> list[tuple[
 def facets(store: Store) -> tuple[list[str], list[str]]:
     """The languages and sources that items have, for the filter menus."""
     with store.session() as s:
-        langs = s.exec(select(Item.language).distinct().where(col(Item.language).is_not(None)))
-        sources = s.exec(select(Item.source).distinct())
-        return sorted(x for x in langs if x), sorted(sources)
+        languages = s.exec(_distinct(col(Item.language)))
+        sources = s.exec(_distinct(col(Item.source)))
+        return [x for x in languages if x], [x for x in sources if x]
+
+
+def _distinct(column: Mapped[Any]) -> SelectOfScalar[str | None]:
+    """The distinct values of an indexed item column, smallest first: one index lookup per
+    value (the smallest above the last found), not a pass over every item."""
+    values = select(func.min(column).label("x")).cte("v", recursive=True)
+    above = select(func.min(column)).where(column > values.c.x).scalar_subquery()
+    values = values.union_all(select(above).where(values.c.x.is_not(None)))
+    return select(values.c.x).where(values.c.x.is_not(None))
 
 
 def item_detail(store: Store, item_id: int, analyst: str = "") -> ItemDetail | None:
