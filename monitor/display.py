@@ -40,6 +40,22 @@ def cut(text: str | None, width: int = CELL_WIDTH) -> str:
     return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
 
 
+def cut_at_word(text: str, width: int) -> str:
+    """`text` on one line; when longer than `width` characters, its whole words that fit
+    and "…", `width` characters at most. Titles, snippets, feed summaries and alert texts
+    are all cut by this. Punctuation left hanging before the "…" is dropped; one word
+    longer than `width` is cut inside."""
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    room = width - 1
+    if room <= 0:
+        return ""
+    head = flat[: room + 1]  # a word ending right at the room is whole
+    head = head.rsplit(" ", 1)[0] if " " in head else flat[:room]
+    return head.rstrip(_EDGE + ".") + "…"
+
+
 def duration(seconds: float) -> str:
     """3600 -> 1h, 5400 -> 1h30m, 90061 -> 1d1h: the two largest units, as the config
     writes durations."""
@@ -67,13 +83,6 @@ def _first_sentence(text: str) -> str:
     return text
 
 
-def _cut_at_word(text: str, limit: int = TITLE_CHARS) -> str:
-    if len(text) <= limit:
-        return text
-    head = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
-    return head.rstrip(_EDGE + ".") + "…"
-
-
 def title_from_text(text: str) -> str | None:
     """A title for a text that came without one (see the module docstring)."""
     from monitor.dates import date_near_top  # here: the CLI imports this module at start
@@ -86,13 +95,17 @@ def title_from_text(text: str) -> str | None:
         if found is not None:
             before = line[: found.start].strip(_EDGE)
             if len(_WORD.findall(before)) >= MIN_TITLE_WORDS:
-                return _cut_at_word(before)
+                return cut_at_word(before, TITLE_CHARS)
             after = line[found.end :].strip(_EDGE)
             line = after if _is_words(after) else line
         if len(line) <= TITLE_CHARS:
             return line
         sentence = _first_sentence(line)
-        return _cut_at_word(sentence) if len(sentence) > TITLE_CHARS else sentence.removesuffix(".")
+        return (
+            cut_at_word(sentence, TITLE_CHARS)
+            if len(sentence) > TITLE_CHARS
+            else sentence.removesuffix(".")
+        )
     return None
 
 

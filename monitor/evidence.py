@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from monitor.display import cut_at_word
+
 SNIPPET_CHARS = 300  # the lead of the text shown when no evidence snippet exists
 WHERE_ORDER = ("title", "lead", "body")
 
@@ -33,12 +35,9 @@ def strongest_snippet(evidence: Evidence | None) -> str:
     return ""
 
 
-def lead(text: str, chars: int = SNIPPET_CHARS, ellipsis: str = " …") -> str:
-    """The start of `text` on one line, cut at a word and marked with `ellipsis`."""
-    flat = " ".join(text.split())
-    if len(flat) > chars:
-        flat = flat[:chars].rsplit(" ", 1)[0] + ellipsis
-    return flat
+def lead(text: str, chars: int = SNIPPET_CHARS) -> str:
+    """The start of `text` on one line, cut at a word."""
+    return cut_at_word(text, chars)
 
 
 def snippet(evidence: Evidence | None, text: str) -> str:

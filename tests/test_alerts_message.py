@@ -64,7 +64,7 @@ def test_highlight_prefers_the_longest_term() -> None:
 
 def test_story_without_evidence_uses_the_lead_and_utc_dates() -> None:
     s = story_from_item(item(evidence=None, relevance=None, tier=None))
-    assert s.snippet.endswith(" …") and len(s.snippet) <= 302
+    assert s.snippet.endswith("word…") and len(s.snippet) <= 300
     assert s.published == datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
     body = story_json(s, key="5")
     assert body["evidence"] == [] and body["relevance"] is None

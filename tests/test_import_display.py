@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from monitor import evidence
 from monitor.alerts.message import chat_story, story_from_item, story_json
 from monitor.config import settings_from_dict
 from monitor.dates import date_near_top
 from monitor.display import title_from_text
+from monitor.store.models import Item
 from monitor.store.repo import Store
 from monitor.web.app import create_app
 from tests.conftest import SEEDS_DIR
@@ -208,3 +210,31 @@ def test_a_long_first_sentence_is_cut_at_a_word_with_an_ellipsis() -> None:
     title = title_from_text(sentence + " The talks will go on.")
     assert title is not None and title.endswith("…") and len(title) <= 150
     assert sentence.startswith(title[:-1] + " ")  # whole words only
+
+
+def test_titles_snippets_and_alert_texts_are_cut_alike_at_a_word() -> None:
+    text = (
+        "Министры иностранных дел стран — членов Организации исламского сотрудничества, "
+        "собравшиеся в Астане; обсудили повестку сессии, "
+    ) * 12
+    flat = " ".join(text.split())
+    item = Item(
+        id=1, url="https://mfa.example/1", source="mfa-kz", title=None, text=text,
+        content_hash="0123456789abcdef",
+    )  # fmt: skip
+    story = story_from_item(item)
+    assert story.snippet == evidence.lead(text, evidence.SNIPPET_CHARS)
+    cuts = {"title": (title_from_text(text), 150)}
+    for width in (23, 40, 81, 120):
+        _, body = chat_story(story, markdown=False, snippet_limit=width)
+        cuts[f"alert {width}"] = (body.split("\n\n")[1], width)
+        cuts[f"lead {width}"] = (evidence.lead(text, width), width)
+    for name, (cut, width) in cuts.items():
+        assert cut is not None and cut.endswith("…") and len(cut) <= width, name
+        kept = cut[:-1]
+        assert flat.startswith(kept) and flat[len(kept)] in " ,;—", name  # whole words
+        assert kept[-1] not in " ,;—", name  # nothing left hanging before the "…"
+        # No whole word more would have fitted.
+        one_more = flat[: flat.index(" ", flat.index(" ", len(kept)) + 1)].rstrip(",;")
+        assert len(one_more) + 1 > width, name
+    assert cuts["alert 81"][0] == cuts["lead 81"][0]

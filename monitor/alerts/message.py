@@ -21,7 +21,7 @@ from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from monitor.config import AlertChannel
-from monitor.display import item_title, precision_of, published_label
+from monitor.display import cut_at_word, item_title, precision_of, published_label
 from monitor.evidence import snippet as evidence_snippet
 from monitor.evidence import terms as evidence_terms
 from monitor.store.models import Item
@@ -396,14 +396,6 @@ def _md_highlight(text: str, terms: Sequence[str]) -> str:
     )
 
 
-def _cut(text: str, limit: int | None) -> str:
-    if limit is None or len(text) <= limit:
-        return text
-    if limit <= 0:
-        return ""
-    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + " …"
-
-
 def chat_story(
     story: Story, *, markdown: bool, snippet_limit: int | None = None
 ) -> tuple[str, str]:
@@ -414,7 +406,7 @@ def chat_story(
     """
     tier = story.tier or "unclassified"
     meta = " · ".join([story.source, _date(story), tier, f"score {_score(story)}"])
-    snippet = _cut(story.snippet, snippet_limit)
+    snippet = story.snippet if snippet_limit is None else cut_at_word(story.snippet, snippet_limit)
     terms = story.terms
     also = ", ".join(story.also_reported_by)
     if markdown:

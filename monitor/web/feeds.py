@@ -23,7 +23,7 @@ def _clean_xml(text: str | None) -> str:
 
 
 def _summary(text: str) -> str:
-    return evidence.lead(text, SUMMARY_CHARS, "…")
+    return evidence.lead(text, SUMMARY_CHARS)
 
 
 def _iso(value: datetime) -> str:
