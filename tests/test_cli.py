@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,27 @@ def test_import_summary_counts_each_file_taken_as_new(tmp_path: Path) -> None:
     row = next(ln for ln in result.stdout.splitlines() if "│ import" in ln)
     cells = [c.strip() for c in row.strip("│ ").split("│")]
     assert cells[:4] == ["import", "5", "5", "5"]  # source, listed, new, stored
+
+
+def test_since_takes_undated_items_by_when_they_were_stored_as_the_help_says(
+    tmp_path: Path,
+) -> None:
+    cfg = config(tmp_path)
+    assert cli("--config", str(cfg), "import", str(SEEDS_DIR)).returncode == 0
+    today = datetime.now(UTC).date().isoformat()
+    listed = cli("--config", str(cfg), "items", "--format", "jsonl", "--since", today)
+    rows = [json.loads(x) for x in listed.stdout.splitlines()]
+    # Two seeds carry no date; the others were published years ago, though stored today.
+    assert len(rows) == 2 and all(r["published"] is None for r in rows)
+    redone = cli("--config", str(cfg), "reclassify", "--since", today)
+    assert "re-scored 2 items" in redone.stdout
+    for command in ("items", "reclassify"):
+        shown = " ".join(cli(command, "--help").stdout.split())
+        assert "--since DATE Published on or after DATE (undated items: when stored)" in shown
+    items = " ".join(cli("items", "--help").stdout.split())
+    assert "--until DATE Published on or before DATE (undated items: when stored)" in items
+    coverage = " ".join(cli("sources", "coverage", "--help").stdout.split())
+    assert "--since DATE Items stored and gaps found on or after DATE" in coverage
 
 
 def test_demo_stores_and_shows_articles(tmp_path: Path) -> None:

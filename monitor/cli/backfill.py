@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -9,11 +10,10 @@ import typer
 from monitor.cli.base import (
     EXIT_NOTHING_DONE,
     DryRun,
-    Since,
     SourceNames,
-    Until,
     app,
     chosen_sources,
+    day_option,
     fail,
     run,
     say,
@@ -29,8 +29,12 @@ if TYPE_CHECKING:
 @app.command()
 def backfill(
     ctx: typer.Context,
-    since: Since = None,
-    until: Until = None,
+    since: Annotated[
+        date | None, day_option("Published on or after DATE (undated articles too).")
+    ] = None,
+    until: Annotated[
+        date | None, day_option("Published on or before DATE (undated articles too).")
+    ] = None,
     source: SourceNames = None,
     alerts: Annotated[
         bool, typer.Option("--alerts", help="Queue alerts for what it stores, as a poll would.")

@@ -124,13 +124,17 @@ def day_start(day: date | None) -> datetime | None:
     return datetime.combine(day, datetime.min.time(), UTC) if day else None
 
 
+def day_option(help: str) -> Any:
+    """A --since or --until option taking a DATE; `help` says which date it compares."""
+    return typer.Option(parser=parse_day, metavar="DATE", help=help)
+
+
+# Stored items count by their publication date, and an undated one by when it was stored.
 Since = Annotated[
-    date | None,
-    typer.Option(parser=parse_day, metavar="DATE", help="Published on or after DATE."),
+    date | None, day_option("Published on or after DATE (undated items: when stored).")
 ]
 Until = Annotated[
-    date | None,
-    typer.Option(parser=parse_day, metavar="DATE", help="Published on or before DATE."),
+    date | None, day_option("Published on or before DATE (undated items: when stored).")
 ]
 SourceNames = Annotated[
     list[str] | None,

@@ -4,6 +4,7 @@ export (changing the config file)."""
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -12,8 +13,8 @@ import typer
 from monitor.cli.base import (
     EXIT_FAILED,
     DryRun,
-    Since,
     SourceNames,
+    day_option,
     day_start,
     fail,
     open_store,
@@ -64,7 +65,12 @@ def sources_list(ctx: typer.Context) -> None:
 
 
 @sources_app.command("coverage")
-def sources_coverage(ctx: typer.Context, since: Since = None) -> None:
+def sources_coverage(
+    ctx: typer.Context,
+    since: Annotated[
+        date | None, day_option("Items stored and gaps found on or after DATE.")
+    ] = None,
+) -> None:
     """How complete each source's record is.
 
     Items per day, gaps found and filled, the largest delay and the feed window.
