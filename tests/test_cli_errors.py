@@ -338,6 +338,39 @@ def test_sources_bad_input(files: Files, web: LocalWeb) -> None:
     assert_fails(files.run("sources", "import", str(files.binary)), 2, "blob.bin", "OPML")
 
 
+def test_sources_check_needs_no_database_and_checks_enabled_sources_unless_named(
+    files: Files, web: LocalWeb
+) -> None:
+    items = "".join(
+        f"<item><title>News {n}</title><link>{web.url(f'/news/{n}.html')}</link></item>"
+        for n in range(3)
+    )
+    web.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    web.add(
+        "/rss.xml",
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>A</title>{items}</channel></rss>',
+        content_type="application/rss+xml",
+    )
+    # A database nobody can create: the check never opens it.
+    files.config.write_text(
+        f'[storage]\nurl = "sqlite:///{files.unwritable}/monitor.db"\n'
+        '[fetch]\nretries = 0\nper_host_delay = "1ms"\n'
+        f'[[sources]]\nname = "agency"\nurl = "{web.url("/rss.xml")}"\n'
+        f'[[sources]]\nname = "paused"\nurl = "{web.url("/rss.xml")}"\nenabled = false\n',
+        encoding="utf-8",
+    )
+    result = files.run("sources", "check")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "database" not in result.stderr
+    rows = [ln for ln in result.stdout.splitlines() if "│" in ln and "rss.xml" not in ln]
+    assert any("agency" in r and " 3 " in r and "ok" in r for r in rows), result.stdout
+    assert "paused" not in result.stdout  # disabled: left alone unless named
+    named = files.run("sources", "check", "--source", "paused")
+    assert named.returncode == 0, named.stderr
+    assert "paused" in named.stdout and "agency" not in named.stdout
+    assert not files.unwritable.exists()
+
+
 def test_alerts_test_without_channels(files: Files) -> None:
     assert_fails(files.run("alerts", "test"), 2, "no alert channels")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import typer
 
@@ -14,6 +14,7 @@ from monitor.cli.base import (
     EXIT_FAILED,
     DryRun,
     SourceNames,
+    chosen_sources,
     day_option,
     day_start,
     fail,
@@ -26,9 +27,6 @@ from monitor.cli.base import (
 )
 from monitor.cli.render import table, when
 from monitor.display import cut, duration
-
-if TYPE_CHECKING:
-    from monitor.config import Source
 
 
 @sources_app.callback()
@@ -96,24 +94,15 @@ def sources_coverage(
 
 @sources_app.command("check")
 def sources_check(ctx: typer.Context, source: SourceNames = None) -> None:
-    """Fetch each source once: what it is, how many entries it lists, and the spacing
-    between requests to its host (per_host_delay, or its robots.txt Crawl-delay)."""
-    from asyncio import gather
-
-    from monitor.runtime import Runtime
+    """Fetch each enabled source (or each named one) once: what it is, how many entries it
+    lists, and the spacing between requests to its host (per_host_delay, or its robots.txt
+    Crawl-delay). Needs no database."""
+    from monitor.services.sources import check_sources
 
     settings = settings_of(ctx)
-    chosen = [settings.source(n) for n in source] if source else settings.sources
-
-    async def go() -> list[tuple[tuple[Source, str, int], float]]:
-        async with Runtime(settings) as rt:
-            checked = await gather(*(rt.pipeline.check(s) for s in chosen))
-            # After the check each host's robots.txt is known, so this asks for nothing new.
-            return [(c, await rt.fetcher.delay_for(c[0].url)) for c in checked]
-
     t = table("name", "kind", "entries", "delay", "result")
-    for (s, result, n), delay in run(go()):
-        t.add_row(s.name, s.kind, str(n), f"{delay:g}s", result)
+    for c in run(check_sources(settings, chosen_sources(settings, source))):
+        t.add_row(c.source.name, c.source.kind, str(c.entries), f"{c.delay:g}s", c.result)
     print_table(t)
 
 

@@ -3,16 +3,20 @@ OPML. Every change is written into the config file, keeping its comments (config
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.config import Settings, parse_duration
+from monitor.config import Settings, Source, parse_duration
 from monitor.config_edit import add_sources, duplicate_of, remove_source, source_name
 from monitor.errors import ConfigEditError, InputError
+from monitor.fetch import Fetcher, FetchError
 from monitor.files import read_bytes
-from monitor.sources import SourceError
+from monitor.sources import SourceError, reader_for
 from monitor.sources.discover import Discovery, Kind
+from monitor.sources.lists import Lists
 from monitor.sources.opml import ImportPlan, export_opml, parse_opml, plan_import
 
 OPML_TITLE = "oic-monitor sources"
@@ -115,3 +119,37 @@ def export(settings: Settings) -> bytes:
 
 def config_file(settings: Settings) -> Path:
     return Path(str(settings.config_path))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One source as `sources check` found it."""
+
+    source: Source
+    result: str  # "ok", "reachable, but lists no articles" or "FAILED: why"
+    entries: int  # distinct article URLs its lists show
+    delay: float  # seconds between requests to its host
+
+
+async def check_sources(settings: Settings, chosen: Sequence[Source]) -> list[Checked]:
+    """Fetch and parse each source's lists once, as a poll reads them, storing nothing: the
+    HTTP client is all this needs, not the database."""
+    sitemaps = {s.url for s in settings.sources if s.kind == "sitemap" and s.enabled}
+
+    async def check(fetcher: Fetcher, source: Source) -> tuple[str, int]:
+        # Other sources' own sitemaps are theirs, as in a poll.
+        lists = Lists(fetcher, source, known=None, others=sitemaps - {source.url})
+        try:
+            pages = await reader_for(source, lists).latest()
+        except (FetchError, SourceError) as e:
+            return f"FAILED: {e}", 0
+        n = len({e.url for p in pages for e in p.entries})
+        return ("ok" if n else "reachable, but lists no articles"), n
+
+    async with Fetcher(settings.fetch) as fetcher:
+        found = await asyncio.gather(*(check(fetcher, s) for s in chosen))
+        # After the check each host's robots.txt is known, so this asks for nothing new.
+        return [
+            Checked(s, result, n, await fetcher.delay_for(s.url))
+            for s, (result, n) in zip(chosen, found, strict=True)
+        ]
