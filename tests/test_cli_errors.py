@@ -296,8 +296,16 @@ def test_import_of_nothing_readable_is_status_3(files: Files) -> None:
     (folder / "a.txt").write_bytes(files.binary.read_bytes())
     result = files.run("import", str(folder))
     assert result.returncode == 3, result.stderr
-    assert "unreadable×1" in result.stdout
+    [row] = [ln for ln in result.stdout.splitlines() if "│ import" in ln]
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[-2:] == ["unreadable×1", "FAILED: not one file could be read"]
     assert "Traceback" not in result.stderr
+    empty = files.root / "empty"
+    empty.mkdir()
+    nothing = files.run("import", str(empty))
+    assert nothing.returncode == 0 and "no .txt files" in nothing.stderr
+    [row] = [ln for ln in nothing.stdout.splitlines() if "│ import" in ln]
+    assert row.strip("│ ").split("│")[-1].strip() == "no .txt files"
 
 
 # --- backfill, sources ----------------------------------------------------------------

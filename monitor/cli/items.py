@@ -120,11 +120,14 @@ def import_(
             return import_dir(rt.pipeline, folder, src)
 
     report = run(go())
-    poll_table([report])
     if report.discovered == 0:
+        poll_table([report], "no .txt files")
         warn(f"{folder}: no .txt files")
     elif report.stored + report.duplicates + report.no_text == 0:
-        raise typer.Exit(EXIT_NOTHING_DONE)  # not one file could be read
+        poll_table([report], "FAILED: not one file could be read")
+        raise typer.Exit(EXIT_NOTHING_DONE)
+    else:
+        poll_table([report])
 
 
 @app.command()

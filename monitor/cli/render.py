@@ -38,13 +38,14 @@ def errors_cell(errors: Counter[str], source_failed: bool) -> str:
     return ", ".join(f"{k}×{v}" for k, v in sorted(counts.items()) if v) or "-"
 
 
-def poll_table(reports: Sequence[PollReport]) -> None:
+def poll_table(reports: Sequence[PollReport], status: str | None = None) -> None:
+    """One row per report; `status`, when given, is what the status column says instead."""
     t = table("source", "listed", "new", "stored", "dup", "relevant", "errors", "status")
     for r in reports:
-        status = "not modified" if r.not_modified else ("ok" if r.ok else f"FAILED: {r.error}")
+        shown = "not modified" if r.not_modified else ("ok" if r.ok else f"FAILED: {r.error}")
         t.add_row(
             r.source, str(r.discovered), str(r.new), str(r.stored), str(r.duplicates),
-            str(r.relevant), errors_cell(r.errors, not r.ok), status,
+            str(r.relevant), errors_cell(r.errors, not r.ok), status or shown,
         )  # fmt: skip
     print_table(t)
 
