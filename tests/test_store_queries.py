@@ -82,9 +82,11 @@ def test_saved_searches_replace_by_name_and_belong_to_their_analyst(store: Store
     assert again.id == first.id and again.query == "language=kk&q=ОИС"
     marks.save_search(store, "dmitri", "Kazakh", "language=kk")
     assert [s.query for s in marks.saved_searches(store, "aigerim")] == ["language=kk&q=ОИС"]
+    assert marks.saved_search(store, "aigerim", first.id or 0) == again
+    assert marks.saved_search(store, "dmitri", first.id or 0) is None  # not his
     assert not marks.delete_search(store, "dmitri", first.id or 0)
     assert marks.delete_search(store, "aigerim", first.id or 0)
-    assert marks.saved_search(store, first.id or 0) is None
+    assert marks.saved_search(store, "aigerim", first.id or 0) is None
 
 
 def test_pages_follow_each_story_latest_date_across_many_copies(store: Store) -> None:

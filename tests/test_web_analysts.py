@@ -176,10 +176,34 @@ def test_saved_searches_are_per_analyst_with_their_own_feeds(seeded: Seeded) -> 
     # Feed readers give the token in the URL on every request, without a cookie.
     reader = TestClient(create_app(seeded.store, seeded.settings))
     again = reader.get(
-        f"/searches/{saved.id}/feed.atom", params={"token": "token-dmitri-2"},
+        f"/searches/{saved.id}/feed.atom", params={"token": "token-aigerim-1"},
         follow_redirects=False,
     )  # fmt: skip
     assert again.status_code == 200 and not feedparser.parse(again.content).bozo
+    # A saved search and its feeds are its analyst's: to anyone else there is no such search.
+    # The single shared token is the analyst `shared`, one more analyst.
+    with_shared = TestClient(create_app(seeded.store, seeded.settings, token="shared-token-3"))
+    for client, token in ((reader, "token-dmitri-2"), (with_shared, "shared-token-3")):
+        for kind in ("atom", "json"):
+            theirs = client.get(
+                f"/searches/{saved.id}/feed.{kind}", params={"token": token},
+                follow_redirects=False,
+            )  # fmt: skip
+            assert theirs.status_code == 404, (token, kind)
+            assert "Kazakh" not in theirs.text
+    shared = marks.save_search(seeded.store, "shared", "Everything", "tier=relevant")
+    assert (
+        with_shared.get(
+            f"/searches/{shared.id}/feed.atom", params={"token": "shared-token-3"}
+        ).status_code
+        == 200
+    )
+    assert (
+        reader.get(
+            f"/searches/{shared.id}/feed.atom", params={"token": "token-aigerim-1"}
+        ).status_code
+        == 404
+    )
 
     other = as_analyst(seeded, "token-dmitri-2")
     other.post(f"/searches/{saved.id}/delete", headers=ORIGIN)

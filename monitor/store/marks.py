@@ -140,9 +140,11 @@ def saved_searches(store: Store, analyst: str) -> list[SavedSearch]:
         return list(s.exec(q.order_by(col(SavedSearch.name))))
 
 
-def saved_search(store: Store, search_id: int) -> SavedSearch | None:
+def saved_search(store: Store, analyst: str, search_id: int) -> SavedSearch | None:
+    """One of `analyst`'s saved searches; None when there is no such one of theirs."""
     with store.session() as s:
-        return s.get(SavedSearch, search_id)
+        saved = s.get(SavedSearch, search_id)
+        return saved if saved is not None and saved.analyst == analyst else None
 
 
 def delete_search(store: Store, analyst: str, search_id: int) -> bool:

@@ -2,7 +2,8 @@
 
 Server-rendered Jinja2 pages on Starlette; a small script (static/keys.js) adds keyboard
 navigation, and every page works without it. Nothing here changes an item: analysts write
-only their own marks, read state, stars and saved searches, by same-origin form posts.
+only their own marks, read state, stars and saved searches, by same-origin form posts,
+and read only their own saved searches' feeds.
 Bound anywhere but loopback, every page needs an access token (`Authorization: Bearer`, or
 `?token=` once, which sets a cookie); each token names an analyst.
 """
@@ -385,7 +386,9 @@ class Dashboard:
 
     async def saved_feed(self, request: Request) -> Response:
         search_id = int(request.path_params["search_id"])
-        saved = await run_in_threadpool(marks.saved_search, self.store, search_id)
+        # Another analyst's search is not found, as if it did not exist.
+        analyst = self.analyst(request)
+        saved = await run_in_threadpool(marks.saved_search, self.store, analyst, search_id)
         if saved is None:
             return PlainTextResponse(f"404: no saved search {search_id}", status_code=404)
         f = parse_filters(QueryParams(saved.query), FEED_SIZE)
