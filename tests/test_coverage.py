@@ -4,10 +4,11 @@ the same poll, and the daemon's catch-up of what a poll could not reach."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import event
@@ -19,6 +20,7 @@ from monitor.coverage import coverage
 from monitor.fingerprint import content_hash
 from monitor.runtime import Runtime
 from monitor.store.models import Alert, Item, utcnow
+from monitor.store.queries import source_activity
 from monitor.store.repo import Store
 from tests.conftest import PG_ADMIN
 from tests.daemon_support import oic_article, plain_article
@@ -26,6 +28,7 @@ from tests.pages import article_page
 from tests.webserver import LocalWeb, Response
 
 FEED_SIZE = 5
+T = TypeVar("T")
 
 
 class Agency:
@@ -217,10 +220,7 @@ def test_coverage_counts_each_utc_day_and_the_largest_delay_on_both_backends(
     db_url: str, tmp_path: Path
 ) -> None:
     if db_url.startswith("postgresql"):
-        # A server whose sessions are not in UTC still counts UTC days.
-        name = db_url.rsplit("/", 1)[1]
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"ALTER DATABASE \"{name}\" SET timezone TO 'Asia/Almaty'")
+        _in_almaty(db_url)  # a server whose sessions are not in UTC still counts UTC days
     day = datetime(2025, 3, 1, tzinfo=UTC)
     cfg = settings_from_dict(
         {
@@ -281,10 +281,32 @@ def test_coverage_counts_each_utc_day_and_the_largest_delay_on_both_backends(
     assert since["agency"].max_delay is None
 
 
+def _rows_sent_back(store: Store, run: Callable[[], T]) -> tuple[T, int]:
+    """What `run` returns, and how many rows the database sent back for its queries (the
+    driver counts them on PostgreSQL)."""
+    sent_back: list[int] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            sent_back.append(cursor.rowcount)
+
+    event.listen(store.engine, "after_cursor_execute", count)
+    try:
+        return run(), sum(sent_back)
+    finally:
+        event.remove(store.engine, "after_cursor_execute", count)
+
+
+def _in_almaty(pg_url: str) -> None:
+    """Sessions of this database see times in UTC+5."""
+    name = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE \"{name}\" SET timezone TO 'Asia/Almaty'")
+
+
 def test_coverage_reads_one_row_per_source_and_day_not_every_item(
     pg_url: str, tmp_path: Path
 ) -> None:
-    """On PostgreSQL the driver says how many rows each query sent back."""
     cfg = settings_from_dict(
         {
             "storage": {"url": pg_url},
@@ -292,22 +314,31 @@ def test_coverage_reads_one_row_per_source_and_day_not_every_item(
         },
         tmp_path / "monitor.toml",
     )
-    store = Store.open(pg_url)
     day = datetime(2025, 3, 1, tzinfo=UTC)
-    sent_back: list[int] = []
-    try:
+    with Store.open(pg_url) as store:
         for n in range(300):
             when = day + timedelta(days=n % 3, minutes=n)
             store.add_item(_item(n, "agency", when + timedelta(minutes=5), when), [f"u{n}"])
-
-        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-                sent_back.append(cursor.rowcount)
-
-        event.listen(store.engine, "after_cursor_execute", count)
-        (row,) = coverage(store, cfg)
-    finally:
-        store.close()
+        (row,), rows = _rows_sent_back(store, lambda: coverage(store, cfg))
     assert row.items == 300 and sum(row.per_day.values()) == 300
     assert len(row.per_day) == 3
-    assert sum(sent_back) <= 10
+    assert rows <= 10
+
+
+def test_the_sources_page_counts_items_stored_per_utc_day_in_the_database(pg_url: str) -> None:
+    _in_almaty(pg_url)
+    midnight = datetime.combine(utcnow().date(), time(), UTC)
+    with Store.open(pg_url) as store:
+        for n in range(200):
+            # Half in the last hour of yesterday (UTC), half in the first of today.
+            stored = midnight + timedelta(minutes=n % 2 * 60 - 59 + n // 2 % 50)
+            store.add_item(_item(n, "agency", stored, None), [f"u{n}"])
+        (agency, _), rows = _rows_sent_back(
+            store, lambda: source_activity(store, ["agency", "quiet"], days=3)
+        )
+    assert agency.items == 200
+    today = midnight.date()
+    assert agency.per_day == [
+        (today - timedelta(days=2), 0), (today - timedelta(days=1), 100), (today, 100),
+    ]  # fmt: skip
+    assert rows <= 10

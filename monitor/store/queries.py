@@ -387,15 +387,15 @@ def source_activity(store: Store, names: Sequence[str], days: int = 30) -> list[
     with store.session() as s:
         states = {st.name: st for st in s.exec(select(SourceState))}
         totals = dict(s.exec(select(Item.source, func.count()).group_by(col(Item.source))).all())
-        # Bucketed here rather than in SQL: date functions differ between backends.
         if days > 0:
-            recent = s.exec(
-                select(Item.source, Item.fetched_at).where(
-                    col(Item.fetched_at) >= _day_start(first)
-                )
+            day = _utc_day(store, col(Item.fetched_at)).label("day")
+            recent = (
+                select(Item.source, day, func.count())
+                .where(col(Item.fetched_at) >= _day_start(first))
+                .group_by(col(Item.source), day)
             )
-            for source, fetched in recent:
-                per_day[source][fetched.date()] += 1
+            for source, stored, n in s.exec(recent):
+                per_day[source][date.fromisoformat(str(stored))] = int(n)
     window = [first + timedelta(days=i) for i in range(days)]
     all_names = list(dict.fromkeys([*names, *sorted(states), *sorted(totals)]))
     return [
@@ -418,7 +418,7 @@ class SourceDays:
     max_delay: timedelta | None = None
 
 
-def _utc_day(store: Store, when: ColumnElement[datetime]) -> ColumnElement[str]:
+def _utc_day(store: Store, when: ColumnElement[datetime] | Mapped[datetime]) -> ColumnElement[str]:
     """`when`'s UTC day as YYYY-MM-DD, computed by the database."""
     if store.engine.dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", when), "YYYY-MM-DD")
