@@ -225,12 +225,19 @@ class Fetcher:
         )
 
     async def robots_sitemaps(self, url: str) -> list[str]:
-        """The Sitemap: URLs listed in the robots.txt of `url`'s host (cached), made
-        absolute, in order, without repeats."""
+        """The Sitemap: URLs listed in the robots.txt of `url`'s host (cached), in order,
+        without repeats: relative ones resolved against the robots.txt URL, and lines that
+        are not http(s) URLs (ftp:, mailto:, text) left out, as no fetch could succeed."""
         _check_url(url)
         listed = (await self._robots.rules(url)).sitemaps
         base = urljoin(url, "/robots.txt")
-        return list(dict.fromkeys(urljoin(base, u) for u in listed))
+        found = []
+        for value in listed:
+            if sitemap := _sitemap_url(base, value):
+                found.append(sitemap)
+            else:
+                _log.info("%s names a Sitemap that is not an http(s) URL: %r", base, value)
+        return list(dict.fromkeys(found))
 
     async def delay_for(self, url: str) -> float:
         """Seconds between the starts of two requests to `url`'s host: per_host_delay, or
@@ -482,6 +489,25 @@ def _check_url(url: str) -> None:
         raise FetchError(url, "bad_scheme", "only http:// and https:// URLs can be fetched")
     if not parts.hostname:
         raise FetchError(url, "bad_url", "the URL has no host")
+
+
+def _sitemap_url(base: str, value: str) -> str | None:
+    """A robots.txt Sitemap: value as an absolute http(s) URL, or None when it is none."""
+    value = value.strip()
+    if not value or any(c.isspace() for c in value):
+        return None  # a URL has no inner whitespace: this is prose, not a location
+    try:
+        given = urlsplit(value)
+        url = urljoin(base, value)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:  # e.g. "http://[::1": a broken host
+        return None
+    if given.scheme and not given.netloc:
+        return None  # "http:" or "https:x": a scheme without a host of its own
+    if parts.scheme.lower() not in _SCHEMES or not parts.hostname:
+        return None
+    return url
 
 
 async def _check_public(url: str) -> None:

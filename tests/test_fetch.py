@@ -338,6 +338,46 @@ def test_robots_obeyed_and_fetched_once(web: LocalWeb) -> None:
     assert len(web.hits("/robots.txt")) == 1
 
 
+def test_robots_sitemaps_are_resolved_and_only_http_urls_kept(
+    web: LocalWeb, caplog: pytest.LogCaptureFixture
+) -> None:
+    lines = [
+        "/news-sitemap.xml",  # relative: against the robots.txt URL
+        "archive/sitemap.xml",
+        "//cdn.example/sitemap.xml",  # scheme-relative: takes the robots.txt scheme
+        "HTTPS://Other.example/sitemap.xml",
+        "ftp://files.example/sitemap.xml",
+        "mailto:webmaster@example.org",
+        "javascript:alert(1)",
+        "see our sitemap page",
+        "http://[::1",  # a broken host, which urljoin refuses with ValueError
+        "http://",
+        "https://example.org:99999/sitemap.xml",
+    ]
+    web.add(
+        "/robots.txt",
+        "User-agent: *\nAllow: /\n" + "".join(f"Sitemap: {line}\n" for line in lines),
+        content_type="text/plain",
+    )
+
+    async def go() -> list[str]:
+        async with Fetcher(make_settings()) as f:
+            return await f.robots_sitemaps(web.url("/"))
+
+    with caplog.at_level(logging.INFO, logger="monitor.fetch"):
+        sitemaps = asyncio.run(go())
+    assert sitemaps == [
+        web.url("/news-sitemap.xml"),
+        web.url("/archive/sitemap.xml"),
+        "http://cdn.example/sitemap.xml",
+        "HTTPS://Other.example/sitemap.xml",
+    ]
+    ignored = [r.getMessage() for r in caplog.records if "not an http(s) URL" in r.getMessage()]
+    assert len(ignored) == 7
+    assert any("'ftp://files.example/sitemap.xml'" in m for m in ignored)
+    assert all(m.startswith(web.url("/robots.txt")) for m in ignored)
+
+
 def test_robots_ignored_when_disabled(web: LocalWeb) -> None:
     web.add("/robots.txt", "User-agent: *\nDisallow: /\n", content_type="text/plain")
     url = web.add("/p", "ok")
