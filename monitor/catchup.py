@@ -1,6 +1,11 @@
 """Filling the gaps a poll could not: its catch-up failed to read a route (a sitemap that
 answered 503) or stopped at ``max_items_per_poll``. The backfill's reading runs over the
-gap's dates at low priority, one gap at a time, and what it finds alerts marked late."""
+gap's dates at low priority, one gap at a time, and what it finds alerts marked late.
+
+A gap stays open for another round only while a list fails in a way a later try may mend
+(a timeout, a network error, HTTP 429 or 5xx). A list that can never be read (a robots.txt
+Sitemap line naming an HTML page, a 403) does not hold it open: it is decided on what the
+other routes found."""
 
 from __future__ import annotations
 
@@ -13,11 +18,10 @@ from monitor.config import Settings
 from monitor.coverage import UNREACHABLE, give_up_gap
 from monitor.pipeline import Pipeline
 from monitor.sources import DateRange
+from monitor.sources.lists import ListFailed
 from monitor.store.models import Gap
 
 log = logging.getLogger("monitor.catchup")
-
-LIST_KINDS = ("feed_", "listing_", "sitemap_")  # a list that could not be read, by reason
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,11 @@ def late_reason(gap: Gap) -> str:
         f"found after the fact: {gap.source} published more than its feed shows between "
         f"{gap.start:%Y-%m-%d %H:%M} and {gap.end:%Y-%m-%d %H:%M} UTC"
     )
+
+
+def retry_later(errors: Collection[str]) -> list[ListFailed]:
+    """The lists among a report's errors that failed but may be read on another try."""
+    return [k for k in errors if isinstance(k, ListFailed) and k.transient]
 
 
 async def fill_gaps(
@@ -52,7 +61,7 @@ async def fill_gaps(
         run = Backfill(pipeline, window, alerts=True, workers=0, late=late_reason(gap))
         result = await run.run([source])
         rep = result.reports[0]
-        failed = rep.error or ", ".join(k for k in rep.errors if k.startswith(LIST_KINDS))
+        failed = rep.error or ", ".join(sorted(retry_later(rep.errors)))
         if failed:
             log.warning("%s: catch-up of gap %s failed: %s", gap.source, gap.id, failed)
             outcomes.append(GapOutcome(gap, "error", 0, failed))

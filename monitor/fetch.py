@@ -80,12 +80,16 @@ class FetchError(Exception):
     "redirect_loop", "too_many_redirects", "bad_scheme", "bad_url", "not_html",
     "private_address" or "decode". While the host's robots.txt cannot be read nothing is
     fetched from it, and the reason is that of the failed robots.txt request.
+
+    `transient` is true when a later try may succeed: the kinds of failure the client
+    retries (timeouts, network errors, HTTP 429 and 5xx), also when robots.txt failed so.
     """
 
-    def __init__(self, url: str, reason: str, detail: str) -> None:
+    def __init__(self, url: str, reason: str, detail: str, *, transient: bool = False) -> None:
         self.url = url
         self.reason = reason
         self.detail = redact(detail)
+        self.transient = transient
         super().__init__(f"{redact(url)}: {self.detail}")
 
 
@@ -134,6 +138,7 @@ class _Retryable(Exception):
 
     def __init__(self, error: FetchError, retry_after: float | None = None) -> None:
         super().__init__(str(error))
+        error.transient = True  # what is worth repeating now may also succeed later
         self.error = error
         self.retry_after = retry_after
 
@@ -276,7 +281,8 @@ class Fetcher:
             except FetchError as e:
                 if current == start:
                     raise
-                raise FetchError(url, e.reason, f"{e.detail} (after redirect to {current})") from e
+                detail = f"{e.detail} (after redirect to {current})"
+                raise FetchError(url, e.reason, detail, transient=e.transient) from e
             if isinstance(outcome, FetchResult):
                 return outcome
             try:
@@ -318,7 +324,7 @@ class Fetcher:
                         limit,
                     )
                     detail = f"{error.detail}; server asks to wait {failure.retry_after:.0f}s"
-                    raise FetchError(url, error.reason, detail) from None
+                    raise FetchError(url, error.reason, detail, transient=True) from None
                 if attempt >= retries:
                     if retries:
                         _log.warning(
@@ -454,7 +460,7 @@ class Fetcher:
         rules = await self._robots.rules(url)
         if rules.failure:
             detail = f"{rules.detail} for robots.txt; the host is not crawled until it answers"
-            raise FetchError(url, rules.failure, detail)
+            raise FetchError(url, rules.failure, detail, transient=True)
         if not rules.allows(url):
             raise FetchError(url, "robots", f"robots.txt disallows {robots.AGENT}")
         delay = self._robots.crawl_delay(url, rules)

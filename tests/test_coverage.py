@@ -4,6 +4,8 @@ the same poll, and the daemon's catch-up of what a poll could not reach."""
 from __future__ import annotations
 
 import asyncio
+import pickle
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from email.utils import format_datetime
@@ -14,11 +16,12 @@ import psycopg
 from sqlalchemy import event
 from sqlmodel import select
 
-from monitor.catchup import fill_gaps
+from monitor.catchup import fill_gaps, retry_later
 from monitor.config import Settings, settings_from_dict
 from monitor.coverage import coverage
 from monitor.fingerprint import content_hash
 from monitor.runtime import Runtime
+from monitor.sources.lists import ListFailed
 from monitor.store.models import Alert, Item, utcnow
 from monitor.store.queries import source_activity
 from monitor.store.repo import Store
@@ -182,6 +185,54 @@ def test_a_route_that_fails_leaves_a_gap_the_daemons_catch_up_fills_later(
         assert bool(late) == (paths[a.item_id or 0] not in feed_now)  # found later: late
     assert (row.gaps_found, row.gaps_filled, row.gaps_open) == (1, 1, 0)
     assert not [a for a in alerts if a.kind == "operator"]
+
+
+def test_a_sitemap_that_can_never_be_read_does_not_hold_a_gap_open(
+    web: LocalWeb, tmp_path: Path
+) -> None:
+    site = Agency(web, "", sitemap=True)
+    web.add("/about.html", "<!DOCTYPE html><html><body><p>About us</p></body></html>")
+    # Beside /sitemap.xml, robots.txt names an HTML page and lines that are no http(s) URL.
+    robots = [
+        "User-agent: *", "Allow: /", "Sitemap: /about.html",
+        "Sitemap: ftp://files.example/sitemap.xml", "Sitemap: http://[::1",
+    ]  # fmt: skip
+    web.add("/robots.txt", "\n".join(robots) + "\n", content_type="text/plain")
+    cfg = settings(tmp_path, web.url("/rss.xml"))
+
+    async def poll_and_catch_up() -> None:
+        async with Runtime(cfg) as rt:
+            await rt.pipeline.poll(cfg.sources[0])
+            await fill_gaps(rt.pipeline, cfg)
+
+    now = utcnow()
+    for n in range(FEED_SIZE):
+        site.publish(n, now - timedelta(days=3, hours=n), oic=True)
+    asyncio.run(poll_and_catch_up())
+    for n in range(100, 120):
+        site.publish(n, now - timedelta(hours=n - 99), oic=n % 2 == 0)
+    sitemap = web.routes["/sitemap.xml"]
+    web.routes["/sitemap.xml"] = Response(status=503, body="down for maintenance")
+    asyncio.run(poll_and_catch_up())
+    assert stored(cfg)[2][0].gaps_open == 1  # a 503 may mend: kept for another try
+
+    web.routes["/sitemap.xml"] = sitemap
+    asyncio.run(poll_and_catch_up())
+    items, alerts, (row,) = stored(cfg)
+    check_every_article_once_and_recent_relevant_alerted(site, cfg, items, alerts)
+    assert (row.gaps_found, row.gaps_filled, row.gaps_open) == (1, 1, 0)
+    assert web.hits("/about.html")  # read, failed, and not waited for
+
+
+def test_a_failed_list_keeps_what_it_says_as_fields_through_a_pickle() -> None:
+    key = ListFailed("sitemap", "http_503", transient=True)
+    copy = pickle.loads(pickle.dumps(Counter({key: 2})))
+    (again,) = copy
+    assert (again, again.route, again.reason, again.transient) == (
+        "sitemap_http_503", "sitemap", "http_503", True,
+    )  # fmt: skip
+    assert retry_later(copy) == [key]
+    assert retry_later(Counter({"sitemap_http_503": 1})) == []  # a plain string says nothing
 
 
 def test_a_gap_no_route_reaches_is_unrecoverable_with_one_operator_alert(

@@ -144,7 +144,8 @@ def test_429_with_retry_after_zero_is_retried(web: LocalWeb) -> None:
 
 def test_404_is_not_retried(web: LocalWeb) -> None:
     web.routes["/p"] = Response(404, "gone")
-    assert fetch_error(web.url("/p")).reason == "http_404"
+    error = fetch_error(web.url("/p"))
+    assert (error.reason, error.transient) == ("http_404", False)
     assert len(web.hits("/p")) == 1
 
 
@@ -160,7 +161,7 @@ def test_gives_up_after_retries_and_logs_it(
     web.routes["/p"] = Response(500, "broken")
     with caplog.at_level(logging.INFO, logger="monitor.fetch"):
         error = fetch_error(web.url("/p"), make_settings(retries=2))
-    assert error.reason == "http_500"
+    assert (error.reason, error.transient) == ("http_500", True)  # may mend later
     assert len(web.hits("/p")) == 3
     retries = [r for r in caplog.records if "retry" in r.getMessage()]
     assert len(retries) == 2
@@ -171,7 +172,7 @@ def test_gives_up_after_retries_and_logs_it(
 def test_retry_after_over_the_limit_gives_up_without_waiting(web: LocalWeb) -> None:
     web.routes["/p"] = Response(503, headers={"Retry-After": "3600"})
     error = fetch_error(web.url("/p"), make_settings(max_retry_after=5))
-    assert error.reason == "http_503"
+    assert (error.reason, error.transient) == ("http_503", True)
     assert "3600" in str(error)
     assert len(web.hits("/p")) == 1
 
@@ -192,7 +193,7 @@ def test_connection_refused_is_a_network_error(web: LocalWeb) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     error = fetch_error(f"http://127.0.0.1:{port}/p", make_settings(retries=1))
-    assert error.reason == "network"
+    assert (error.reason, error.transient) == ("network", True)
 
 
 # --- redirects ---------------------------------------------------------------------------
@@ -209,6 +210,14 @@ def test_redirect_chain_followed_to_final_url(web: LocalWeb) -> None:
     result = fetch(web.url("/a"))
     assert result.url == web.url("/c?x=1")
     assert result.content == b"final"
+
+
+def test_a_failure_after_a_redirect_keeps_its_kind(web: LocalWeb) -> None:
+    web.routes["/old"] = redirect("/new")
+    web.routes["/new"] = Response(503, "busy")
+    error = fetch_error(web.url("/old"), make_settings(retries=0))
+    assert (error.reason, error.transient) == ("http_503", True)
+    assert "after redirect to" in str(error)
 
 
 def test_redirect_loop_abandoned(web: LocalWeb) -> None:
@@ -231,7 +240,7 @@ def test_too_many_redirects(web: LocalWeb) -> None:
 def test_redirect_to_other_scheme_refused(web: LocalWeb, target: str) -> None:
     web.routes["/p"] = redirect(target)
     error = fetch_error(web.url("/p"))
-    assert error.reason == "bad_scheme"
+    assert (error.reason, error.transient) == ("bad_scheme", False)
     assert target in str(error)
 
 

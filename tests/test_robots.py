@@ -158,7 +158,7 @@ def test_robots_5xx_or_429_fetches_nothing_until_it_can_be_read(web: LocalWeb, s
         return refused.value, (await f.get(web.url("/a"))).content
 
     error, content = run(go, settings(robots_error_ttl=0.2))
-    assert error.reason == f"http_{status}"
+    assert (error.reason, error.transient) == (f"http_{status}", True)
     assert "robots.txt" in str(error)
     assert content == b"a"
     assert len(web.hits("/a")) == 1  # only once robots.txt could be read

@@ -20,6 +20,24 @@ from monitor.sources import SitemapRef, SourceError, Validators
 log = logging.getLogger("monitor.sources")
 
 
+class ListFailed(str):
+    """The error key of a list that could not be read, "<route>_<reason>" such as
+    "sitemap_http_503", which also keeps its parts as fields: callers decide on those,
+    never on how the key is spelled. Counted in the reports' errors like any other key."""
+
+    route: str  # "feed", "listing" or "sitemap"
+    reason: str  # the FetchError's or SourceError's reason
+    transient: bool  # a later try may succeed (timeout, network error, HTTP 429 or 5xx)
+
+    def __new__(cls, route: str, reason: str, transient: bool) -> ListFailed:
+        key = super().__new__(cls, f"{route}_{reason}")
+        key.route, key.reason, key.transient = route, reason, transient
+        return key
+
+    def __reduce__(self) -> tuple[type[ListFailed], tuple[str, str, bool]]:
+        return ListFailed, (self.route, self.reason, self.transient)
+
+
 class Lists:
     """The lists of one source in one run: fetched, counted, failures logged."""
 
@@ -43,7 +61,7 @@ class Lists:
         self.done = done or {}
         self.others = frozenset(others)
         self.walked = set() if walked is None else walked
-        self.errors: Counter[str] = Counter()  # lists that failed, by kind and reason
+        self.errors: Counter[str] = Counter()  # lists that failed, by ListFailed key
         self.read = 0  # lists read in full
         self.not_modified = 0  # lists that answered 304
         self.resumed = 0  # sitemaps finished by an earlier run, not read again
@@ -68,7 +86,8 @@ class Lists:
 
     def failed(self, what: str, url: str, error: FetchError | SourceError) -> None:
         """Count and log a list that could not be read; the source goes on without it."""
-        self.errors[f"{what}_{error.reason}"] += 1
+        transient = isinstance(error, FetchError) and error.transient
+        self.errors[ListFailed(what, error.reason, transient)] += 1
         log.warning("%s: %s %s: %s", self.source.name, what, url, error)
 
     def unchanged(self, ref: SitemapRef) -> bool:
