@@ -278,7 +278,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         sock = None
         if self.http:
-            from monitor.web.health import listen
+            from monitor.web.server import listen
 
             sock = listen(self.http)  # fail before polling starts if the port is taken
         async with Runtime(self.settings) as rt:
@@ -302,7 +302,7 @@ class Daemon:
             ]
             if sock is not None:
                 from monitor.web.app import daemon_app as health_app
-                from monitor.web.health import serve_app
+                from monitor.web.server import serve_app
 
                 tasks.append(
                     asyncio.create_task(

@@ -293,7 +293,8 @@ class Process(Protocol):
 # Each child is a new process running the same entry point as `oic-monitor`.
 _ZYGOTE = r"""
 import json, os, random, sys, traceback
-import monitor.backfill, monitor.cli, monitor.runtime, monitor.scheduler, monitor.web.health
+import monitor.backfill, monitor.cli, monitor.runtime, monitor.scheduler
+import monitor.web.health, monitor.web.server
 
 for line in sys.stdin:
     req = json.loads(line)

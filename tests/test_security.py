@@ -11,7 +11,7 @@ import pytest
 
 from monitor.pipeline import PollReport
 from monitor.runtime import Runtime
-from monitor.web.health import parse_bind
+from monitor.web.server import parse_bind
 from tests.daemon_support import (
     SECRET,
     Hook,

@@ -38,7 +38,7 @@ def run_daemon(
     SIGINT stops it cleanly.
     """
     from monitor.scheduler import Daemon
-    from monitor.web.health import parse_bind
+    from monitor.web.server import parse_bind
 
     if http:
         try:
@@ -104,7 +104,6 @@ def serve(
     """
     from monitor.web import server
     from monitor.web.app import WebConfigError, create_app, require_token_for
-    from monitor.web.health import listen
     from monitor.web.security import analyst_tokens
 
     settings = settings_of(ctx)
@@ -117,7 +116,7 @@ def serve(
         fail(str(e), EXIT_USAGE)
     shown = f"[{host}]" if ":" in host else host
     try:
-        sock = listen(f"{shown}:{port}")  # a taken port fails here, before anything is said
+        sock = server.listen(f"{shown}:{port}")  # a taken port fails here, before anything is said
     except OSError as e:
         fail(str(e), EXIT_FAILED)
     with open_store(settings) as store:

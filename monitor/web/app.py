@@ -457,7 +457,8 @@ def create_app(
 
 def daemon_app(daemon: Daemon) -> Starlette:
     """`run --http`: health, metrics and, when it may be exposed there, the dashboard."""
-    from monitor.web.health import health_app, parse_bind
+    from monitor.web.health import health_app
+    from monitor.web.server import parse_bind
 
     health = list(health_app(daemon).routes)
     host, _ = parse_bind(daemon.http or "127.0.0.1:0")

@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import uvicorn
 from prometheus_client import CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from monitor.config import WebSettings
 from monitor.web.security import SecuredStarlette
-from monitor.web.server import uvicorn_config
 
 if TYPE_CHECKING:
     from monitor.scheduler import Daemon
 
 # An alert older than this in the queue means delivery is stuck.
 STUCK_QUEUE_SECONDS = 3600
-
-
-def parse_bind(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--http: expected HOST:PORT such as 127.0.0.1:8080, got {value!r}")
-    return host.strip("[]"), int(port)
 
 
 def health_app(daemon: Daemon) -> Starlette:
@@ -89,38 +76,3 @@ def metrics_response(registry: CollectorRegistry) -> Response:
     return Response(
         generate_latest(registry), media_type="text/plain; version=0.0.4; charset=utf-8"
     )
-
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signals to the daemon, which owns shutdown."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def listen(bind: str) -> socket.socket:
-    """Bind HOST:PORT now, so a taken port is a clear error before anything starts."""
-    host, port = parse_bind(bind)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as e:
-        sock.close()
-        raise OSError(f"cannot listen on {bind}: {e.strerror}") from None
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
-async def serve_app(
-    app: Starlette, sock: socket.socket, stop: asyncio.Event, web: WebSettings
-) -> None:
-    """Serve `app` on an already bound socket until `stop` is set."""
-    server = _Server(uvicorn_config(app, web))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    await stop.wait()
-    server.should_exit = True
-    await task
