@@ -91,15 +91,6 @@ class Pipeline:
         others = {s.url for s in self.settings.sources if s.kind == "sitemap" and s.enabled}
         return Lists(self.fetcher, source, known=known, others=others - {source.url})
 
-    async def check(self, source: Source) -> tuple[Source, str, int]:
-        """Fetch and parse a source without storing anything: (source, verdict, entries)."""
-        try:
-            pages = await reader_for(source, self.lists_for(source, None)).latest()
-        except (FetchError, SourceError) as e:
-            return source, f"FAILED: {e}", 0
-        n = len({e.url for p in pages for e in p.entries})
-        return source, "ok" if n else "reachable, but lists no articles", n
-
     async def poll(self, source: Source) -> PollReport:
         """Poll one source once, catching up when it published more than its window shows.
         Never raises for a source or article failure."""

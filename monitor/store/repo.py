@@ -217,16 +217,6 @@ class Store:
         with self.session() as s:
             return list(s.exec(q))
 
-    def source_items(
-        self, source: str, since: datetime | None
-    ) -> list[tuple[datetime, datetime | None, bool]]:
-        """(fetched_at, published, backfilled) of a source's items, for coverage figures."""
-        q = select(Item.fetched_at, Item.published, Item.backfilled).where(Item.source == source)
-        if since:
-            q = q.where(Item.fetched_at >= since)
-        with self.session() as s:
-            return [(f, p, b) for f, p, b in s.exec(q)]
-
     # --- leases: one daemon polls a source at a time ----------------------------
 
     def acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
