@@ -297,7 +297,8 @@ def _before(entry: Entry, window: DateRange) -> bool:
 
 
 def _newest_first(entries: list[Entry]) -> list[Entry]:
-    # Undated entries keep their listed order, ahead of dated ones only if listed so.
+    # Dated entries newest first; undated ones after all of them (as if from 1970), in
+    # their listed order, since the sort is stable. With no dates the listed order stands.
     if not any(e.published for e in entries):
         return entries
     return sorted(
