@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import asyncio
 import gzip
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from monitor.sources import SitemapRef, SourceError
-from monitor.sources.sitemap import parse_sitemap
+from monitor.config import FetchSettings, Source
+from monitor.fetch import Fetcher
+from monitor.sources import DateRange, SitemapRef, SourceError
+from monitor.sources.lists import Lists
+from monitor.sources.sitemap import parse_sitemap, walk_sitemaps
+from tests.webserver import LocalWeb, Response
 
 DATA = Path(__file__).parent / "data" / "sources"
 BASE = "https://agency.example.kz/sitemap.xml"
@@ -157,3 +163,29 @@ def test_entity_expansion_is_refused() -> None:
     with pytest.raises(SourceError) as err:
         parse_sitemap(body, BASE)
     assert err.value.reason == "xml_entities"
+
+
+def test_a_sitemap_that_fails_is_logged_with_its_url_once(
+    web: LocalWeb, caplog: pytest.LogCaptureFixture
+) -> None:
+    ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+    children = "".join(f"<sitemap><loc>{web.url(p)}</loc></sitemap>" for p in ("/a.xml", "/b.xml"))
+    web.add("/index.xml", f"<sitemapindex {ns}>{children}</sitemapindex>")
+    web.routes["/a.xml"] = Response(status=503, body="busy")
+    web.add("/b.xml", "<html><body>not a sitemap</body></html>", content_type="text/html")
+    source = Source(name="agency", url=web.url("/index.xml"), kind="sitemap")
+    settings = FetchSettings.model_validate({"retries": 0, "per_host_delay": "1ms"})
+
+    async def walk() -> Lists:
+        async with Fetcher(settings) as fetcher:
+            lists = Lists(fetcher, source)
+            [_ async for _ in walk_sitemaps(lists, [str(source.url)], DateRange())]
+            return lists
+
+    with caplog.at_level(logging.WARNING, logger="monitor.sources"):
+        lists = asyncio.run(walk())
+    assert sorted(lists.errors) == ["sitemap_http_503", "sitemap_not_a_sitemap"]
+    lines = sorted(r.getMessage() for r in caplog.records)
+    assert lines[0] == f"agency: sitemap {web.url('/a.xml')}: HTTP 503 Service Unavailable"
+    assert lines[1].startswith(f"agency: sitemap {web.url('/b.xml')}: root element <html>")
+    assert all(line.count(web.base) == 1 for line in lines)

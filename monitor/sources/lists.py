@@ -88,7 +88,9 @@ class Lists:
         """Count and log a list that could not be read; the source goes on without it."""
         transient = isinstance(error, FetchError) and error.transient
         self.errors[ListFailed(what, error.reason, transient)] += 1
-        log.warning("%s: %s %s: %s", self.source.name, what, url, error)
+        # A FetchError's message starts with the URL too; said once here.
+        detail = error.detail if isinstance(error, FetchError) else str(error)
+        log.warning("%s: %s %s: %s", self.source.name, what, url, detail)
 
     def unchanged(self, ref: SitemapRef) -> bool:
         """A sitemap whose index gives the same <lastmod> as when it was last read in
