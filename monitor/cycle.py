@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from monitor.alerts.dispatcher import DispatcherSettings, DispatchReport, dispatch_due
 from monitor.catchup import GapOutcome, fill_gaps
 from monitor.config import Settings, Source
+from monitor.display import counted
 from monitor.pipeline import PollReport
 from monitor.runtime import Runtime
 from monitor.watch import after_poll, check_silence
@@ -40,8 +41,9 @@ class CycleResult:
         read = sum(r.lists_read for r in self.reports)
         unchanged = sum(r.lists_not_modified for r in self.reports)
         text = (
-            f"{len(self.reports)} sources, {self.failed} failed; {stored + filled} stored "
-            f"({caught_up} from further back, {filled} filling gaps); {errors} errors; "
+            f"{counted(len(self.reports), 'source')}, {self.failed} failed; "
+            f"{stored + filled} stored ({caught_up} from further back, {filled} filling gaps); "
+            f"{counted(errors, 'error')}; "
             f"lists: {read} read, {unchanged} unchanged (304)"
         )
         if self.delivery is None:

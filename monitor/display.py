@@ -56,6 +56,11 @@ def cut_at_word(text: str, width: int) -> str:
     return head.rstrip(_EDGE + ".") + "…"
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """ "1 source", "2 sources", "0 sources"; `plural` when the noun does not just add -s."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def duration(seconds: float) -> str:
     """3600 -> 1h, 5400 -> 1h30m, 90061 -> 1d1h: the two largest units, as the config
     writes durations."""

@@ -516,6 +516,9 @@ def test_poll_exits_3_when_no_source_could_be_polled(web: LocalWeb, tmp_path: Pa
     result = cli(cfg, "poll")
     assert result.returncode == 0, result.stderr  # one source works: the poll did its job
     assert "2 sources, 1 failed" in result.stdout
+    result = cli(cfg, "poll", "--source", "html")
+    assert result.returncode == 3, result.stderr
+    assert "1 source, 1 failed" in result.stdout and "; 1 error;" in result.stdout
 
 
 def test_poll_no_deliver_leaves_the_alerts_queued_for_the_daemon(

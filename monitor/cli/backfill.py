@@ -21,6 +21,7 @@ from monitor.cli.base import (
     warn,
 )
 from monitor.cli.render import backfill_table, errors_cell
+from monitor.display import counted
 
 if TYPE_CHECKING:
     from monitor.backfill import BackfillResult, Progress
@@ -81,7 +82,7 @@ def backfill(
         for p in result.planned:
             day = f"{p.days[0]}" if p.days and p.days[0] == p.days[1] else "-"
             say(f"{day}\t{p.source}\t{p.url}")
-        say(f"{len(result.planned)} articles would be fetched")
+        say(f"{counted(len(result.planned), 'article')} would be fetched")
         for r in result.reports:  # what could not be listed, so that none looks like "nothing"
             if r.error or r.errors:
                 status = f"FAILED: {r.error}" if r.error else "listed, with errors"

@@ -25,6 +25,7 @@ from monitor.cli.base import (
     warn,
 )
 from monitor.cli.render import table
+from monitor.display import counted
 
 if TYPE_CHECKING:
     from monitor.classify import LexiconClassifier
@@ -149,4 +150,5 @@ def reclassify(
     for (old, new), count in sorted(done.moved.items()):
         t.add_row(old, new, str(count), style=None if old == new else "bold")
     print_table(t)
-    say(f"re-scored {done.scored} items with lexicon {done.version}; {done.changed} changed tier")
+    scored = counted(done.scored, "item")
+    say(f"re-scored {scored} with lexicon {done.version}; {done.changed} changed tier")

@@ -22,6 +22,7 @@ from monitor.cli.base import (
     settings_of,
 )
 from monitor.cli.render import items_table, poll_table, table
+from monitor.display import counted
 
 
 @app.command("run")
@@ -136,7 +137,8 @@ def demo() -> None:
     reports, stored, folder = run(run_demo())
     poll_table(reports)
     items_table(stored)
-    say(f"Stored {len(stored)} items in {folder / 'demo.db'}; texts in {folder / 'archive'}.")
+    where = f"{folder / 'demo.db'}; texts in {folder / 'archive'}"
+    say(f"Stored {counted(len(stored), 'item')} in {where}.")
 
 
 @alerts_app.command("test")

@@ -21,6 +21,7 @@ from monitor.cli.base import (
     warn,
 )
 from monitor.cli.render import items_table, poll_table, stories_table
+from monitor.display import counted
 
 if TYPE_CHECKING:
     from monitor.pipeline import PollReport
@@ -91,7 +92,7 @@ def export(
             done = export_txt(store, out_dir, archive_dir=settings.storage.archive_dir)
         else:
             done = export_jsonl(store, out_dir)
-    say(f"wrote {done.items} items to {done.folder}")
+    say(f"wrote {counted(done.items, 'item')} to {done.folder}")
 
 
 @app.command("import")
@@ -169,4 +170,4 @@ def report(
         buf = io.StringIO()
         n = write_eval(pairs, buf, split)
         write_output(export_to, buf.getvalue().encode("utf-8"))
-        warn(f"wrote {n} evaluation cases to {export_to}")
+        warn(f"wrote {counted(n, 'evaluation case')} to {export_to}")

@@ -26,7 +26,7 @@ from monitor.cli.base import (
     sources_app,
 )
 from monitor.cli.render import table, when
-from monitor.display import cut, duration
+from monitor.display import counted, cut, duration
 
 
 @sources_app.callback()
@@ -146,7 +146,7 @@ def sources_add(
     found = new.found
     say(f"{found.kind}: {found.url} ({found.how})")
     say(f"title: {found.title or '-'}")
-    say(f"name: {new.name}; {len(found.entries)} entries, the newest:")
+    say(f"name: {new.name}; {counted(len(found.entries), 'entry', 'entries')}, the newest:")
     t = table("published", "lang", "title", "url")
     for sample in found.sample(hint=language):
         t.add_row(when(sample.published), sample.language or "-", cut(sample.title), sample.url)
@@ -189,7 +189,7 @@ def sources_import(
         t.add_row(f"skipped: {why}", src.title or "-", src.kind, ", ".join(src.tags), src.url)
     print_table(t)
     verb = "would add" if dry_run else "added"
-    say(f"{verb} {len(plan.tables)} sources, skipped {len(plan.skipped)}")
+    say(f"{verb} {counted(len(plan.tables), 'source')}, skipped {len(plan.skipped)}")
 
 
 @sources_app.command("export")
