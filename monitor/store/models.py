@@ -279,3 +279,15 @@ class SourceLease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=200)
     owner: str = Field(max_length=200)
     until: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class DaemonBeat(SQLModel, table=True):
+    """A running daemon's heartbeat: the others count it among the live daemons until
+    `until`, and split the sources among the live ones."""
+
+    __tablename__ = "daemon_beat"
+
+    owner: str = Field(primary_key=True, max_length=200)
+    started_at: datetime = Field(sa_column=_ts(nullable=False))
+    seen_at: datetime = Field(sa_column=_ts(nullable=False))
+    until: datetime = Field(sa_column=_ts(nullable=False))
