@@ -50,4 +50,10 @@ class Metrics:
         self.last_success = Gauge(
             "oic_source_last_success_timestamp", "Last successful poll", ["source"], registry=r
         )
+        self.daemons_live = Gauge(
+            "oic_daemons_live", "Daemons sharing the sources, this one included", registry=r
+        )
+        self.sources_owned = Gauge(
+            "oic_sources_owned", "Sources this daemon polls in the split", registry=r
+        )
         self.web = WebMetrics(r)

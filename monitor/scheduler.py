@@ -18,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.alerts.dispatcher import DispatcherSettings, dispatch_due
 from monitor.config import ConfigError, Settings, Source, load_settings
+from monitor.membership import Membership
 from monitor.metrics import Metrics
 from monitor.pipeline import PollReport
 from monitor.runtime import Runtime
@@ -77,6 +78,7 @@ class Daemon:
         self.intervals: dict[str, timedelta] = {}  # adaptive intervals now in force
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.rt: Runtime | None = None
+        self.members: Membership | None = None
         self.started_at = datetime.now(UTC)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -105,6 +107,8 @@ class Daemon:
             source = next((s for s in self.settings.sources if s.name == name), None)
             if source is None or self.stop_event.is_set():
                 return
+            if self.members is not None and not self.members.owns(name):
+                return  # another daemon's part of the sources
             ttl = lease_ttl(source)
             if not self.rt.store.acquire_lease(name, self.owner, ttl):
                 return  # another daemon polls this source
@@ -148,6 +152,16 @@ class Daemon:
             log.warning("%s: poll cut short by shutdown; resumed at the next start", name)
         finally:
             self.inflight.discard(task)
+
+    def _take_over(self, name: str, when: datetime | None) -> datetime | None:
+        """A source that just became this daemon's: polled next at `when` (None: as at a
+        start). Returns the time set, or None if there is no such job."""
+        job = self.scheduler.get_job(name)
+        if job is None:
+            return None
+        when = when or datetime.now(UTC) + first_delay(job.trigger.interval)
+        job.modify(next_run_time=when)
+        return when
 
     async def _keep_leases(self) -> None:
         """Renew the leases of polls that run long (a slow site, many new articles), all in
@@ -295,8 +309,18 @@ class Daemon:
                 # Low priority: the first round waits for the first polls to be done.
                 next_run_time=datetime.now(UTC) + self.settings.catchup_every / 4,
             )
+            self.members = Membership(
+                rt.store,
+                self.owner,
+                sources=lambda: self.settings.sources,
+                busy=lambda: self.polling,
+                take_over=self._take_over,
+                metrics=self.metrics,
+            )
+            self.members.step()  # before the first tick: which sources are this daemon's
             self.scheduler.start()
             tasks = [
+                asyncio.create_task(self.members.run()),
                 asyncio.create_task(self._dispatch_loop()),
                 asyncio.create_task(self._keep_leases()),
             ]
