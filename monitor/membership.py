@@ -28,10 +28,10 @@ from monitor.store.repo import Store
 
 log = logging.getLogger("monitor.membership")
 
-# An eighth of the shortest interval, within these bounds (seconds).
+# A tenth of the shortest interval, within these bounds (seconds).
 BEAT_MIN, BEAT_MAX = 0.25, 5.0
-# A daemon that missed this many heartbeats counts as gone: half an interval at most, so the
-# others poll its sources again within one interval.
+# A daemon that missed this many heartbeats counts as gone: 0.4 of an interval at most, so
+# the others see it within half an interval and poll its sources within one.
 GONE_AFTER_BEATS = 4
 
 # source name -> when to poll it next (None: as at a fresh start); returns the time set,
@@ -46,9 +46,9 @@ def beat_every(sources: Iterable[Source]) -> float:
             (s.min_interval if s.adaptive and s.min_interval else s.interval).total_seconds()
             for s in sources
         ),
-        default=BEAT_MAX * 8,
+        default=BEAT_MAX * 10,
     )
-    return max(BEAT_MIN, min(BEAT_MAX, shortest / 8))
+    return max(BEAT_MIN, min(BEAT_MAX, shortest / 10))
 
 
 class Membership:
@@ -129,9 +129,10 @@ class Membership:
         self.to_release = (self.to_release | self.mine) - mine
         self.mine = mine
         self.live, self.names = live, names
-        # A source whose last owner is gone changes hands at once; one whose owner lives
-        # waits a heartbeat longer, for that owner to see the change and end its lease.
-        alive = {n for n in gained if before.get(n) in live}
+        # A source whose last owner is gone changes hands at once; one whose owner lives (or
+        # may: a daemon's first view knows no owners) waits a heartbeat longer, for that
+        # owner to see the change and end its lease.
+        alive = {n for n in gained if not before or before.get(n) in live}
         self._plan(gained, sources, alive=alive)
         log.info(
             "%d daemon(s) live; this one polls %d of %d sources", len(live), len(mine), len(names)
@@ -156,7 +157,7 @@ class Membership:
             when = None
             if nxt is not None:
                 # Due already (its poller died or was slow to notice): soon, spread out.
-                when = max(nxt, now + beat * random.random())
+                when = max(nxt, now + beat * random.random() / 2)
                 when = min(when, now + interval) + (beat * 1.5 if name in alive else timedelta())
             set_at = self.take_over(name, when)
             if set_at is not None:
