@@ -33,6 +33,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from functools import partial
+from math import inf
 from pathlib import Path
 
 import localweb
@@ -211,22 +212,25 @@ def main() -> None:
                 split = settle_time(log.between(joined - iv, end), final, joined) - joined
                 parts = shares(log, end, iv)
 
-                orphans = {i for i, a in final.items() if a == late}
-                daemons.kill(late)
+                # The daemon with the most sources goes (the newest of equals).
+                counts = Counter(final.values())
+                victim = max(reversed(list(daemons.procs)), key=lambda d: counts[d])
+                orphans = {i for i, a in final.items() if a == victim}
+                daemons.kill(victim)
                 killed = time.monotonic()
                 time.sleep(args.settle * iv)
                 after = time.monotonic()
                 polls = log.between(killed, after)
                 taken = max(
                     (
-                        min((t for t, j, a in polls if j == i and a != late), default=float("inf"))
+                        min((t for t, j, a in polls if j == i and a != victim), default=inf)
                         for i in orphans
                     ),
                     default=killed,
                 )
                 gap = longest_gap(log, killed - 2 * iv, after, args.sources)
                 rest = shares(log, after, iv)
-                rows.append((late, joined - started, split, parts, taken - killed, gap, rest))
+                rows.append((victim, joined - started, split, parts, taken - killed, gap, rest))
                 print(f"round {r + 1}: done", flush=True)
         finally:
             daemons.stop_all()
@@ -235,14 +239,14 @@ def main() -> None:
                 conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
     print(f"sources {args.sources}, interval {iv:g}s, {args.daemons} daemons after each join")
-    print("| round | start to run | split after join | shares of polls | killed: taken over "
+    print("| round | start to run | split after join | shares of polls | killed | taken over "
           "| longest gap | shares after |")  # fmt: skip
-    print("|---:|---:|---:|---|---:|---:|---|")
-    for r, (_late, start, split, parts, taken, gap, rest) in enumerate(rows, 1):
+    print("|---:|---:|---:|---|---|---:|---:|---|")
+    for r, (victim, start, split, parts, taken, gap, rest) in enumerate(rows, 1):
         fmt = ", ".join(f"{a} {100 * s:.0f} %" for a, s in parts.items())
         fmt_rest = ", ".join(f"{a} {100 * s:.0f} %" for a, s in rest.items())
         print(
-            f"| {r} | {start:.1f} s | {split / iv:.2f} | {fmt} | {taken / iv:.2f} "
+            f"| {r} | {start:.1f} s | {split / iv:.2f} | {fmt} | {victim} | {taken / iv:.2f} "
             f"| {gap / iv:.2f} | {fmt_rest} |"
         )
 
