@@ -14,7 +14,7 @@ for `--settle` intervals more.
 Figures, in intervals:
 - split: from the join until every source is polled only by its owner in the final split
   (the daemon that polls it in the last two intervals of the watch);
-- shares: each daemon's part of the polls in those last two intervals;
+- shares: each daemon's part of the sources in that final split;
 - taken over: from the kill until every source of the killed daemon was polled by another;
 - longest gap: the longest time any source went unpolled around the kill.
 """
@@ -151,10 +151,9 @@ def final_split(log: Log, end: float, interval: float, sources: int) -> dict[int
     return {i: next(iter(a)) for i, a in last.items() if len(a) == 1}
 
 
-def shares(log: Log, end: float, interval: float) -> dict[str, float]:
-    polls = log.between(end - 2 * interval, end)
-    counts = Counter(a for _, _, a in polls)
-    return {a: n / len(polls) for a, n in sorted(counts.items())}
+def shares(final: dict[int, str], sources: int) -> dict[str, float]:
+    """Each daemon's part of the sources in the final split."""
+    return {a: n / sources for a, n in sorted(Counter(final.values()).items())}
 
 
 def longest_gap(log: Log, start: float, end: float, sources: int) -> float:
@@ -210,7 +209,7 @@ def main() -> None:
                 end = time.monotonic()
                 final = final_split(log, end, iv, args.sources)
                 split = settle_time(log.between(joined - iv, end), final, joined) - joined
-                parts = shares(log, end, iv)
+                parts = shares(final, args.sources)
 
                 # The daemon with the most sources goes (the newest of equals).
                 counts = Counter(final.values())
@@ -229,7 +228,7 @@ def main() -> None:
                     default=killed,
                 )
                 gap = longest_gap(log, killed - 2 * iv, after, args.sources)
-                rest = shares(log, after, iv)
+                rest = shares(final_split(log, after, iv, args.sources), args.sources)
                 rows.append((victim, joined - started, split, parts, taken - killed, gap, rest))
                 print(f"round {r + 1}: done", flush=True)
         finally:
@@ -239,7 +238,7 @@ def main() -> None:
                 conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
     print(f"sources {args.sources}, interval {iv:g}s, {args.daemons} daemons after each join")
-    print("| round | start to run | split after join | shares of polls | killed | taken over "
+    print("| round | start to run | split after join | shares of the sources | killed | taken over "
           "| longest gap | shares after |")  # fmt: skip
     print("|---:|---:|---:|---|---|---:|---:|---|")
     for r, (victim, start, split, parts, taken, gap, rest) in enumerate(rows, 1):
