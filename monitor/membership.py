@@ -92,7 +92,12 @@ class Membership:
         try:
             while True:
                 await asyncio.sleep(self.every)
-                self.step()
+                try:
+                    self.step()
+                except Exception:
+                    # Beating on matters more than any one step: a daemon that stopped
+                    # beating would be counted gone while it still polls its part.
+                    log.exception("heartbeat step failed; retried at the next one")
         finally:
             try:
                 daemons.leave(self.store, self.owner)
