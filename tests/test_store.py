@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -113,3 +115,17 @@ def test_concurrent_claims_give_the_lease_to_exactly_one_daemon(db_url: str) -> 
     for t in threads:
         t.join()
     assert len(wins) == 1
+
+
+def test_daemons_started_together_on_a_new_postgresql_database_all_open_it(pg_url: str) -> None:
+    # Several daemons started at once each migrate on start; on an empty database they
+    # must not race to create the same tables.
+    code = "import sys; from monitor.store.repo import Store; Store.open(sys.argv[1]).close()"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, pg_url], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [p.communicate()[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    with Store.open(pg_url) as store:
+        assert "item" in inspect(store.engine).get_table_names()
