@@ -11,9 +11,16 @@ Kazakh when the model agrees on that reading.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import tempfile
+from array import array
 from functools import lru_cache
+from importlib.metadata import version
+from pathlib import Path
 
+import numpy as np
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from monitor.transliterate import read_back
@@ -33,13 +40,87 @@ _PERSIAN_ONLY = frozenset("پچژگیک")
 _ARABIC_ONLY = frozenset("ةيكى")
 
 
+# The model's tokenizer is a 39 MB transition table. Unpacked once per machine into a cache
+# file and memory-mapped read-only, it is one copy in the page cache shared by every process
+# (the daemon, each analysis worker), and only the rows texts actually reach are read in.
+_TABLES = ("nextmove", "rowbase", "output", "ptc", "pc")
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "oic-monitor"
+
+
+def _tables_dir(root: Path) -> Path:
+    key = f"{version('py3langid')} {','.join(LANGUAGES)}".encode()
+    return root / f"langid-{hashlib.sha256(key).hexdigest()[:12]}"
+
+
+def _unpack_model(folder: Path) -> None:
+    """Write the model's tables, restricted to our languages, as .npy files (atomically:
+    processes starting together may race; each writes its own and the last rename wins)."""
+    full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    full.set_languages(list(LANGUAGES))
+    arrays = {
+        "nextmove": np.frombuffer(full.tk_nextmove, dtype=np.uint32),
+        "rowbase": np.asarray(full._rowbase, dtype=np.int64),
+        "output": np.asarray(full.tk_output, dtype=np.int32),
+        "ptc": np.ascontiguousarray(full.nb_ptc),
+        "pc": np.asarray(full.nb_pc),
+    }
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+    for name, values in arrays.items():
+        np.save(work / f"{name}.npy", values)
+    (work / "classes.txt").write_text("\n".join(full.nb_classes), encoding="utf-8")
+    try:
+        work.rename(folder)
+    except OSError:  # another process got there first: its tables are the same
+        for f in work.iterdir():
+            f.unlink()
+        work.rmdir()
+
+
+def prepare_model() -> Path | None:
+    """Make sure the unpacked tables exist (before worker processes start, so they only
+    map them); their folder, or None when no cache folder is writable."""
+    for root in (_cache_dir(), Path(tempfile.gettempdir()) / "oic-monitor"):
+        folder = _tables_dir(root)
+        if not (folder / "classes.txt").exists():
+            try:
+                _unpack_model(folder)
+            except OSError:
+                continue
+        return folder
+    return None
+
+
+def _mapped_identifier(folder: Path) -> LanguageIdentifier:
+    tables = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _TABLES}
+    classes = (folder / "classes.txt").read_text(encoding="utf-8").split("\n")
+    identifier = LanguageIdentifier(
+        np.asarray(tables["ptc"]),
+        np.asarray(tables["pc"]),
+        classes,
+        memoryview(tables["nextmove"]),  # type: ignore[arg-type]
+        memoryview(tables["output"]),  # type: ignore[arg-type]
+        norm_probs=True,
+        tk_row=array("H"),  # only used to build the row offsets, read from the file instead
+    )
+    identifier._rowbase = memoryview(tables["rowbase"])
+    return identifier
+
+
 @lru_cache(maxsize=1)
 def _identifier() -> LanguageIdentifier:
-    """The model, loaded once per process and never changed after (read-only use)."""
+    """The model, restricted to our languages, loaded once per process and only read."""
+    folder = prepare_model()
+    if folder is not None:
+        return _mapped_identifier(folder)
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(LANGUAGES))
-    # It keeps the whole model (100,000 features x 142 languages, 27 MB) to allow another
-    # set_languages; this one is final, so only our 12 columns stay in memory.
+    # It keeps the whole model (100,000 features x 142 languages) to allow another
+    # set_languages; this one is final, so only our columns stay in memory.
     identifier._full_model = (identifier.nb_ptc, identifier.nb_pc, identifier.nb_classes)
     return identifier
 

@@ -70,3 +70,24 @@ def test_persian_and_arabic_told_apart_by_their_letters() -> None:
     # Persian: گ پ چ and Persian yeh/keheh; Arabic: teh marbuta and Arabic yeh/kaf.
     assert detect("گزارش کنفرانس جده درباره همکاری کشورها") == "fa"
     assert detect("تقرير المنظمة حول المؤتمر في جدة والتعاون") == "ar"
+
+
+def test_unpacked_model_ranks_as_the_packaged_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The memory-mapped tables (shared by all processes) give py3langid's own scores."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from monitor import language
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    language._identifier.cache_clear()
+    try:
+        mapped = language._identifier()
+        assert language.prepare_model() == language._tables_dir(tmp_path / "oic-monitor")
+        packaged = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        packaged.set_languages(list(LANGUAGES))
+        for sample in SAMPLES.values():
+            assert mapped.rank(sample["text"][:600]) == packaged.rank(sample["text"][:600])
+    finally:
+        language._identifier.cache_clear()
