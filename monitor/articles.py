@@ -19,24 +19,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 from sqlalchemy.exc import IntegrityError
 
 from monitor import source_lines
 from monitor.alerts.routing import channel_wants
 from monitor.analysis import (
     Analysis,
+    Listed,
     Page,
     PageResult,
     analyse,
-    analyse_in_worker,
     analyse_page,
+    fetch_and_analyse,
 )
+from monitor.batch_index import BatchIndex, best_story
 from monitor.classify import Classification, Classifier, Evidence
 from monitor.config import Settings, Source
 from monitor.extract import Extracted, PageTooComplex
-from monitor.fetch import Fetcher, FetchError, FetchResult
-from monitor.fingerprint import pack, similarity, unpack
+from monitor.fetch import Exchanged, Fetcher, FetchError, FetchResult
+from monitor.fingerprint import pack
 from monitor.sources import DateRange, Entry
 from monitor.store.archive import write_text_file
 from monitor.store.db import DB_UNAVAILABLE, db_reason
@@ -178,8 +179,13 @@ class Articles:
     """The article path. One per process: concurrent polls and backfills share its batches."""
 
     def __init__(
-        self, settings: Settings, store: Store, fetcher: Fetcher, classifier: Classifier | None
+        self,
+        settings: Settings,
+        store: Store,
+        fetcher: Fetcher | None,
+        classifier: Classifier | None,
     ) -> None:
+        """``fetcher``: None when only documents are stored (``store_documents``)."""
         self.settings = settings
         self.store = store
         self.fetcher = fetcher
@@ -197,11 +203,9 @@ class Articles:
         self._busy += 1
         try:
             try:
-                page = await self.fetcher.get(entry.url, accept="html")
+                page, result = await self._fetch_and_analyse(entry, source, pool)
             except FetchError as e:
                 return self.unusable(entry.url, source, e.reason, e)
-            try:
-                result = await self._analyse(page, entry, source, pool)
             except PageTooComplex as e:
                 return self.unusable(entry.url, source, "too_complex", f"skipped: {e}", True)
             ext = result.extracted
@@ -230,14 +234,29 @@ class Articles:
         self.store.mark_urls([url], source=source.name, outcome="skipped", item_id=None)
         return Outcome(url, "skipped", reason, fetched=fetched)
 
-    async def _analyse(
-        self, page: FetchResult, entry: Entry, source: Source, pool: Executor | None
-    ) -> PageResult:
-        found = Page(page.content, page.encoding, page.url, entry.published, source.language,
-                     entry.title)  # fmt: skip
-        if pool is None:
-            return analyse_page(found, self.classifier)
-        return await asyncio.get_running_loop().run_in_executor(pool, analyse_in_worker, found)
+    async def _fetch_and_analyse(
+        self, entry: Entry, source: Source, pool: Executor | None
+    ) -> tuple[FetchResult, PageResult]:
+        """The page, and its analysis. With a pool, each GET is made by a worker, which
+        analyses the page there (the Fetcher still decides every request); without one,
+        the page is fetched here and analysed off the event loop."""
+        fetcher = self.fetcher
+        if fetcher is None:
+            raise RuntimeError("this article path was built without an HTTP client")
+        loop = asyncio.get_running_loop()
+        listed = Listed(entry.published, source.language, entry.title)
+        if pool is not None:
+
+            async def exchange(url: str, headers: dict[str, str]) -> Exchanged:
+                return await loop.run_in_executor(pool, fetch_and_analyse, url, headers, listed)
+
+            page = await fetcher.get(entry.url, accept="html", exchange=exchange)
+            assert isinstance(page.analysed, PageResult)
+            return page, page.analysed
+        page = await fetcher.get(entry.url, accept="html")
+        found = Page(page.content, page.encoding, page.url, listed.feed_date,
+                     listed.language_hint, listed.title_hint)  # fmt: skip
+        return page, await asyncio.to_thread(analyse_page, found, self.classifier)
 
     # --- storing, a batch per transaction -------------------------------------------------
 
@@ -281,14 +300,15 @@ class Articles:
         URLs), grouped into a story, stored with its alerts; then its archive file."""
         try:
             with self.store.writing() as w:
-                stored = [self._store_one(w, one) for one in batch]
+                index = _index(w, batch)
+                stored = [self._store_one(w, one, index) for one in batch]
         except IntegrityError:
             # Another writer stored one of these meanwhile. One transaction each, so that
             # only that one becomes a duplicate (it sees the other writer's row now).
             if len(batch) > 1:
                 return [self.store_documents([one])[0] for one in batch]
             with self.store.writing() as w:
-                stored = [self._store_one(w, batch[0])]
+                stored = [self._store_one(w, batch[0], _index(w, batch))]
         outcomes = []
         written: dict[int, str] = {}
         for one, (item, alerts) in zip(batch, stored, strict=True):
@@ -308,7 +328,7 @@ class Articles:
         self.store.set_archive_files(written)
         return outcomes
 
-    def _store_one(self, w: Writer, one: ToStore) -> tuple[Item | None, int]:
+    def _store_one(self, w: Writer, one: ToStore, index: BatchIndex) -> tuple[Item | None, int]:
         """The stored item (None for a duplicate) and the alerts queued with it."""
         doc, options, found = one.doc, one.options, one.analysis
         memory = (
@@ -318,11 +338,13 @@ class Articles:
             doc, found = replace(doc, text=memory.text), None
         found = found or analyse(doc.title, doc.text, doc.language, self.classifier)
         # The same text, or this URL with an older text: only the URLs are recorded.
-        if (known := w.matching_item(found.content_hash, doc.url)) is not None:
+        if (known := index.matching_item(found, doc.url)) is not None:
             w.mark_urls(doc.urls, source=doc.source.name, outcome="duplicate", item_id=known)
             return None, 0
         verdict = found.verdict
-        story_id = self._story_of(w, found.signature, found.bands)
+        similar, story_id = best_story(found.signature, index.story_candidates(found))
+        if similar < self.settings.stories.similarity:
+            story_id = None  # no stored item is similar enough: a story of its own
         item = Item(
             url=doc.url,
             source=doc.source.name,
@@ -354,18 +376,11 @@ class Articles:
         ):
             alerts = self._plan_alerts(verdict, doc, options.late)
         w.insert_item(item, doc.urls, alerts, found.bands)
+        assert item.id is not None and item.story_id is not None and item.signature is not None
+        index.add(item.id, item.story_id, found, doc.url, item.signature)
         if memory:
             source_lines.learn(w, doc.source.name, memory)
         return item, len(alerts)
-
-    def _story_of(self, w: Writer, sig: np.ndarray, bands: list[int]) -> int | None:
-        """The story of the most similar stored item above the threshold, if any."""
-        best, best_story = 0.0, None
-        for cand in w.story_candidates(bands):
-            sim = similarity(sig, unpack(cand.signature))
-            if sim > best:
-                best, best_story = sim, cand.story_id
-        return best_story if best >= self.settings.stories.similarity else None
 
     def _alert_due(self, published: datetime | None, first_poll: bool) -> bool:
         """No floods: old articles, and undated ones met on a first poll, do not alert."""
@@ -384,6 +399,12 @@ class Articles:
             for ch in self.settings.alerts
             if channel_wants(ch, verdict, language=doc.language, source=doc.source.name)
         ]
+
+
+def _index(w: Writer, batch: Sequence[ToStore]) -> BatchIndex:
+    """The look-ups of the batch's articles analysed in worker processes, read at once."""
+    ahead = [(one.analysis, one.doc.url) for one in batch if one.analysis is not None]
+    return BatchIndex(w, [a for a, _ in ahead], [url for _, url in ahead])
 
 
 def evidence_dict(e: Evidence) -> dict[str, object]:

@@ -179,10 +179,12 @@ class Backfill:
         """Backfill each source (concurrently); never raises for a source or article."""
         self._own_roots = {s.url for s in sources if s.kind == "sitemap"}
         if self.workers > 0 and not self.dry_run:
+            fetcher = self.pipeline.fetcher
             self._pool = process_pool(
                 self.workers,
                 lexicon=self.pipeline.settings.lexicon,
                 classify=self.pipeline.classifier is not None,
+                fetch=(self.pipeline.settings.fetch, fetcher.user_agent),
             )
             for _ in range(self.workers):  # start the workers while discovery runs
                 self._pool.submit(ready)

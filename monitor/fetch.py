@@ -10,7 +10,7 @@ import logging
 import random
 import re
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +28,7 @@ from monitor.config import FetchSettings
 from monitor.files import bom_encoding
 from monitor.redact import redact
 
-__all__ = ["Accept", "FetchError", "FetchResult", "Fetcher"]
+__all__ = ["Accept", "Exchange", "Exchanged", "FetchError", "FetchResult", "Fetcher"]
 
 _log = logging.getLogger("monitor.fetch")
 
@@ -92,6 +92,9 @@ class FetchError(Exception):
         self.transient = transient
         super().__init__(f"{redact(url)}: {self.detail}")
 
+    def __reduce__(self) -> tuple[type[FetchError], tuple[str, str, str]]:
+        return type(self), (self.url, self.reason, self.detail)  # it crosses process pools
+
 
 @dataclass(frozen=True)
 class FetchResult:
@@ -103,6 +106,9 @@ class FetchResult:
     etag: str | None
     last_modified: str | None
     headers: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # What an exchange (see Exchanged) made of the page where it was fetched; the content
+    # then stays there.
+    analysed: object = field(default=None, repr=False, compare=False)
 
     @property
     def not_modified(self) -> bool:
@@ -116,6 +122,26 @@ class FetchResult:
 @dataclass(frozen=True)
 class _Redirect:
     location: str
+
+
+@dataclass(frozen=True)
+class Exchanged:
+    """One GET made elsewhere (an analysis worker): what came back, as plain data."""
+
+    status: int = 0
+    location: str | None = None  # a redirect's target, as sent
+    set_cookies: tuple[str, ...] = ()
+    error: FetchError | None = None
+    retryable: bool = False
+    retry_after: float | None = None
+    media: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    analysed: object = None  # what the exchange made of a 2xx page
+
+
+# Makes one GET of a URL with the given headers, somewhere else; never follows redirects.
+Exchange = Callable[[str, dict[str, str]], Awaitable[Exchanged]]
 
 
 class _RedirectSeen(Exception):
@@ -208,12 +234,17 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: Accept = "any",
+        exchange: Exchange | None = None,
     ) -> FetchResult:
         """GET `url`, following redirects; raise FetchError when it cannot be had.
 
         With `etag`/`last_modified` the request is conditional and an unchanged page comes
         back as a result with status 304 and no content. accept="html" refuses responses
         that are not web pages (reason "not_html") before reading their body.
+
+        With `exchange`, each request is made by it (in a worker process), under this
+        fetcher's robots rules, host limits, retries, redirects and cookies; the result's
+        ``analysed`` is then what the exchange made of the page.
         """
         headers = {"Accept": _ACCEPT_HEADERS[accept]}
         if etag:
@@ -227,6 +258,7 @@ class Fetcher:
             obey_robots=self._settings.obey_robots,
             retries=self._settings.retries,
             validators=(etag, last_modified),
+            exchange=exchange,
         )
 
     async def robots_sitemaps(self, url: str) -> list[str]:
@@ -265,6 +297,7 @@ class Fetcher:
         retries: int,
         validators: tuple[str | None, str | None] = (None, None),
         max_redirects: int | None = None,
+        exchange: Exchange | None = None,
     ) -> FetchResult:
         _check_url(url)
         start = current = urldefrag(url).url
@@ -277,7 +310,9 @@ class Fetcher:
             try:
                 if obey_robots:
                     await self._obey_robots(current)
-                outcome = await self._with_retries(current, headers, accept, retries, validators)
+                outcome = await self._with_retries(
+                    current, headers, accept, retries, validators, exchange
+                )
             except FetchError as e:
                 if current == start:
                     raise
@@ -307,11 +342,14 @@ class Fetcher:
         accept: Accept,
         retries: int,
         validators: tuple[str | None, str | None],
+        exchange: Exchange | None = None,
     ) -> FetchResult | _Redirect:
         limit = self._settings.max_retry_after.total_seconds()
         attempt = 0
         while True:
             try:
+                if exchange is not None:
+                    return await self._exchange(url, headers, exchange)
                 return await self._attempt(url, headers, accept, validators)
             except _Retryable as failure:
                 error = failure.error
@@ -377,16 +415,37 @@ class Fetcher:
         except TimeoutError:
             detail = f"no complete response within {self._deadline:g}s"
             raise _Retryable(FetchError(url, "timeout", detail)) from None
-        except httpx.TimeoutException as e:
-            detail = f"timed out ({type(e).__name__})"
-            raise _Retryable(FetchError(url, "timeout", detail)) from None
-        except httpx.InvalidURL as e:
-            raise FetchError(url, "bad_url", f"unusable URL: {e}") from None
-        except httpx.DecodingError as e:
-            raise FetchError(url, "decode", f"cannot decode the response body: {e}") from None
-        except httpx.TransportError as e:
-            detail = f"network error: {e or type(e).__name__}"
-            raise _Retryable(FetchError(url, "network", detail)) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as e:
+            raise http_failure(url, e) from None
+
+    async def _exchange(
+        self, url: str, headers: dict[str, str], exchange: Exchange
+    ) -> FetchResult | _Redirect:
+        """One request made by `exchange`, in this host's turn and with this client's
+        cookies. The exchange keeps its own deadline: its worker cannot be interrupted."""
+        if self._settings.block_private_addresses:
+            await _check_public(url)
+        if self._client.cookies.jar:
+            request = httpx.Request("GET", url, headers=headers)
+            self._client.cookies.set_cookie_header(request)
+            headers = dict(request.headers)
+        async with self._gate(url).turn():
+            got = await exchange(url, headers)
+        if got.set_cookies:
+            answer = httpx.Response(
+                got.status,
+                headers=[("set-cookie", c) for c in got.set_cookies],
+                request=httpx.Request("GET", url),
+            )
+            self._client.cookies.extract_cookies(answer)
+        if got.error is not None:
+            if got.retryable:
+                raise _Retryable(got.error, got.retry_after)
+            raise got.error
+        if got.location is not None:
+            return _Redirect(got.location)
+        return FetchResult(url, got.status, b"", got.media, None, got.etag, got.last_modified,
+                           analysed=got.analysed)  # fmt: skip
 
     async def _receive(
         self,
@@ -395,31 +454,17 @@ class Fetcher:
         accept: Accept,
         validators: tuple[str | None, str | None],
     ) -> FetchResult:
-        status = response.status_code
-        media = _media_type(response.headers.get("content-type"))
-        etag = response.headers.get("etag")
-        last_modified = response.headers.get("last-modified")
-        if status == 304:
-            # Keep the validators we sent when the server does not repeat them.
-            return FetchResult(
-                url, 304, b"", media, None, etag or validators[0], last_modified or validators[1]
-            )
-        if not 200 <= status < 300:
-            error = FetchError(url, f"http_{status}", f"HTTP {status} {response.reason_phrase}")
-            if status == 429 or status >= 500:
-                raise _Retryable(error, parse_retry_after(response.headers.get("retry-after")))
-            raise error
-        if accept == "html" and not _may_be_html(media):
-            raise FetchError(url, "not_html", f"not an HTML page ({media})")
-        max_bytes = self._settings.max_bytes
-        length = response.headers.get("content-length", "")
-        if length.isdigit() and int(length) > max_bytes:
-            raise FetchError(url, "too_large", f"body of {length} bytes is over {max_bytes}")
+        head = check_head(url, response.status_code, response.reason_phrase, response.headers,
+                          accept, self._settings.max_bytes, validators)  # fmt: skip
+        if isinstance(head, FetchResult):
+            return head
         content = await self._read_body(url, response, sniff=accept == "html")
-        encoding = _charset(response.headers.get("content-type"), content, media)
+        media = head
+        encoding = charset(response.headers.get("content-type"), content, media)
         return FetchResult(
-            url, status, content, media, encoding, etag, last_modified, response.headers
-        )
+            url, response.status_code, content, media, encoding,
+            response.headers.get("etag"), response.headers.get("last-modified"), response.headers,
+        )  # fmt: skip
 
     async def _read_body(self, url: str, response: httpx.Response, *, sniff: bool) -> bytes:
         """Read at most max_bytes of the decoded body, stopping as soon as it is exceeded.
@@ -427,18 +472,10 @@ class Fetcher:
         aiter_bytes yields content-decoded chunks, so a gzip bomb hits the cap too (one raw
         chunk can still expand in memory before the check).
         """
-        max_bytes = self._settings.max_bytes
-        body = bytearray()
+        body = BodyCap(url, self._settings.max_bytes, sniff=sniff)
         async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > max_bytes:
-                raise FetchError(url, "too_large", f"body is over {max_bytes} bytes")
-            if sniff and len(body) >= _SNIFF_BYTES:
-                _refuse_binary(url, body)
-                sniff = False
-        if sniff:
-            _refuse_binary(url, body)
-        return bytes(body)
+            body.add(chunk)
+        return body.done()
 
     def _gate(self, url: str) -> _HostGate:
         parts = urlsplit(url)
@@ -483,6 +520,74 @@ class Fetcher:
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def http_failure(url: str, e: httpx.HTTPError | httpx.InvalidURL) -> Exception:
+    """The FetchError (or _Retryable one) for an exception of httpx."""
+    if isinstance(e, httpx.TimeoutException):
+        return _Retryable(FetchError(url, "timeout", f"timed out ({type(e).__name__})"))
+    if isinstance(e, httpx.InvalidURL):
+        return FetchError(url, "bad_url", f"unusable URL: {e}")
+    if isinstance(e, httpx.DecodingError):
+        return FetchError(url, "decode", f"cannot decode the response body: {e}")
+    if isinstance(e, httpx.TransportError):
+        return _Retryable(FetchError(url, "network", f"network error: {e or type(e).__name__}"))
+    raise e
+
+
+def check_head(
+    url: str,
+    status: int,
+    reason: str,
+    headers: Mapping[str, str],
+    accept: Accept,
+    max_bytes: int,
+    validators: tuple[str | None, str | None] = (None, None),
+) -> FetchResult | str:
+    """What a response's status and headers decide before its body is read: a result (304),
+    an error raised (FetchError, or _Retryable for 429 and 5xx), or the media type to go on."""
+    media = _media_type(headers.get("content-type"))
+    if status == 304:
+        # Keep the validators we sent when the server does not repeat them.
+        etag, last_modified = headers.get("etag"), headers.get("last-modified")
+        return FetchResult(
+            url, 304, b"", media, None, etag or validators[0], last_modified or validators[1]
+        )
+    if not 200 <= status < 300:
+        error = FetchError(url, f"http_{status}", f"HTTP {status} {reason}")
+        if status == 429 or status >= 500:
+            raise _Retryable(error, parse_retry_after(headers.get("retry-after")))
+        raise error
+    if accept == "html" and not _may_be_html(media):
+        raise FetchError(url, "not_html", f"not an HTML page ({media})")
+    length = headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise FetchError(url, "too_large", f"body of {length} bytes is over {max_bytes}")
+    return media
+
+
+class BodyCap:
+    """A body read chunk by chunk: at most max_bytes, and (``sniff``) not a known binary.
+
+    Chunks are content-decoded, so a gzip bomb hits the cap too (one raw chunk can still
+    expand in memory before the check)."""
+
+    def __init__(self, url: str, max_bytes: int, *, sniff: bool) -> None:
+        self.url, self.max_bytes, self.sniff = url, max_bytes, sniff
+        self.body = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.body += chunk
+        if len(self.body) > self.max_bytes:
+            raise FetchError(self.url, "too_large", f"body is over {self.max_bytes} bytes")
+        if self.sniff and len(self.body) >= _SNIFF_BYTES:
+            _refuse_binary(self.url, self.body)
+            self.sniff = False
+
+    def done(self) -> bytes:
+        if self.sniff:
+            _refuse_binary(self.url, self.body)
+        return bytes(self.body)
 
 
 def _check_url(url: str) -> None:
@@ -588,7 +693,7 @@ def _codec(name: bytes | str) -> str | None:
     return _SUPERSETS.get(codec, codec)
 
 
-def _charset(content_type: str | None, content: bytes, media: str) -> str | None:
+def charset(content_type: str | None, content: bytes, media: str) -> str | None:
     """The body's encoding: BOM, header charset, <meta>, XML declaration, then detection."""
     if not content or not _is_textual(media):
         return None

@@ -61,7 +61,7 @@ def _unpack_model(folder: Path) -> None:
     processes starting together may race; each writes its own and the last rename wins)."""
     full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     full.set_languages(list(LANGUAGES))
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "nextmove": np.frombuffer(full.tk_nextmove, dtype=np.uint32),
         "rowbase": np.asarray(full._rowbase, dtype=np.int64),
         "output": np.asarray(full.tk_output, dtype=np.int32),
@@ -102,8 +102,8 @@ def _mapped_identifier(folder: Path) -> LanguageIdentifier:
         np.asarray(tables["ptc"]),
         np.asarray(tables["pc"]),
         classes,
-        memoryview(tables["nextmove"]),  # type: ignore[arg-type]
-        memoryview(tables["output"]),  # type: ignore[arg-type]
+        memoryview(tables["nextmove"]),
+        memoryview(tables["output"]),
         norm_probs=True,
         tk_row=array("H"),  # only used to build the row offsets, read from the file instead
     )

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import Connection, Engine, Insert, bindparam, case, delete, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -31,6 +31,8 @@ from monitor.store.models import (
     StoryBand,
     utcnow,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -546,6 +548,37 @@ class Writer:
         )
         return [Candidate(i, sid or i, sig) for i, sid, sig in rows if i is not None and sig]
 
+    def items_matching(
+        self, hashes: Sequence[str], urls: Sequence[str]
+    ) -> list[tuple[int, str, str]]:
+        """(id, content hash, URL) of the items stored with any of these hashes or URLs:
+        what ``matching_item`` would look at, for a whole batch at once."""
+        out: list[tuple[int, str, str]] = []
+        for part_hashes, part_urls in zip(_chunks(hashes), _chunks(urls), strict=True):
+            q = select(Item.id, Item.content_hash, Item.url).where(
+                col(Item.content_hash).in_(part_hashes) | col(Item.url).in_(part_urls)
+            )
+            out.extend((i, h, u) for i, h, u in self.conn.execute(q) if i is not None)
+        return out
+
+    def band_hits(self, keys: Sequence[int]) -> list[tuple[int, int]]:
+        """(band key, item id) of the stored items with any of these LSH band keys."""
+        out: list[tuple[int, int]] = []
+        for part in _chunks(list(dict.fromkeys(keys))):
+            q = select(StoryBand.key, StoryBand.item_id).where(col(StoryBand.key).in_(part))
+            out.extend((k, i) for k, i in self.conn.execute(q))
+        return out
+
+    def candidates(self, ids: Sequence[int]) -> list[Candidate]:
+        """The stored items of these ids, as story candidates (those with a signature)."""
+        out: list[Candidate] = []
+        for part in _chunks(list(dict.fromkeys(ids))):
+            rows = self.conn.execute(
+                select(Item.id, Item.story_id, Item.signature).where(col(Item.id).in_(part))
+            )
+            out.extend(Candidate(i, sid or i, sig) for i, sid, sig in rows if i is not None and sig)
+        return out
+
     def story_has_relevant(self, story_id: int) -> bool:
         q = select(Item.id).where(Item.story_id == story_id, Item.tier == "relevant").limit(1)
         return self.conn.execute(q).first() is not None
@@ -608,6 +641,11 @@ class Writer:
             )
             if self.conn.execute(q.limit(1)).first() is None:
                 alert.id = _insert_row(self.conn, alert)
+
+
+def _chunks(values: Sequence[T], size: int = 500) -> list[list[T]]:
+    """``values`` in parts small enough for one IN (...) each; one empty part when empty."""
+    return [list(values[i : i + size]) for i in range(0, len(values), size)] or [[]]
 
 
 @lru_cache(maxsize=2)
