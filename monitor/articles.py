@@ -13,13 +13,11 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
-
-from sqlalchemy.exc import IntegrityError
 
 from monitor import source_lines
 from monitor.alerts.routing import channel_wants
@@ -42,7 +40,7 @@ from monitor.sources import DateRange, Entry
 from monitor.store.archive import write_text_file
 from monitor.store.db import DB_UNAVAILABLE, db_reason
 from monitor.store.models import Alert, Item, utcnow
-from monitor.store.repo import Store, Writer
+from monitor.store.repo import Store, WriteConflict, Writer
 from monitor.urls import canonical_url
 
 log = logging.getLogger("monitor.articles")
@@ -194,6 +192,10 @@ class Articles:
         self._waiting: list[tuple[ToStore, asyncio.Future[Outcome]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._busy = 0  # articles on their way through `process`
+        # Batches are written by one thread, in order, so that a slow one never holds up
+        # the event loop (and the polls of other sources) meanwhile.
+        self._writer: ThreadPoolExecutor | None = None
+        self._writes: set[asyncio.Task[None]] = set()
 
     async def process(
         self, entry: Entry, source: Source, options: StoreOptions, *, pool: Executor | None = None
@@ -277,23 +279,40 @@ class Articles:
             self._timer.cancel()
             self._timer = None
         batch, self._waiting = self._waiting, []
-        if not batch:
-            return
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._write(batch))
+            self._writes.add(task)  # held until done: the loop keeps only weak references
+            task.add_done_callback(self._writes.discard)
+
+    async def _write(self, batch: list[tuple[ToStore, asyncio.Future[Outcome]]]) -> None:
+        docs = [one for one, _ in batch]
         try:
-            outcomes = self.store_documents([one for one, _ in batch])
+            if self.store.in_memory:  # its one connection belongs to this thread
+                outcomes = self.store_documents(docs)
+            else:
+                if self._writer is None:
+                    self._writer = ThreadPoolExecutor(1, thread_name_prefix="monitor-store")
+                loop = asyncio.get_running_loop()
+                outcomes = await loop.run_in_executor(self._writer, self.store_documents, docs)
         except DB_UNAVAILABLE as e:  # not marked seen: fetched again next time
             log.error(
                 "could not store %d articles, the database is unavailable: %s",
                 len(batch),
                 db_reason(e),
             )
-            outcomes = [Outcome(one.listed_as, "error", "store") for one, _ in batch]
+            outcomes = [Outcome(one.listed_as, "error", "store") for one in docs]
         except Exception:  # a bug must not stop the others; the URLs stay unseen
             log.exception("could not store %d articles", len(batch))
-            outcomes = [Outcome(one.listed_as, "error", "store") for one, _ in batch]
+            outcomes = [Outcome(one.listed_as, "error", "store") for one in docs]
         for (_, done), outcome in zip(batch, outcomes, strict=True):
             if not done.done():
                 done.set_result(outcome)
+
+    def close(self) -> None:
+        """Let the writing thread end once the batches given to it are written."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def store_documents(self, batch: Sequence[ToStore]) -> list[Outcome]:
         """Store documents in one transaction: each is hashed (a duplicate only marks its
@@ -302,7 +321,7 @@ class Articles:
             with self.store.writing() as w:
                 index = _index(w, batch)
                 stored = [self._store_one(w, one, index) for one in batch]
-        except IntegrityError:
+        except WriteConflict:
             # Another writer stored one of these meanwhile. One transaction each, so that
             # only that one becomes a duplicate (it sees the other writer's row now).
             if len(batch) > 1:

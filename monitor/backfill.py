@@ -223,15 +223,20 @@ class Backfill:
         report.pages, report.pages_resumed = lists.read, lists.resumed
         report.errors.update(lists.errors)
         robots.log_skipped(source.name, report.errors)
-        log.info(
-            "%s: %d listed, %d out of range, %d known, %d fetched, %d stored, %d errors",
+        errors = sum(report.errors.values())
+        log.log(
+            logging.ERROR if report.error else logging.INFO,
+            "%s: %d listed, %d out of range, %d known, %d fetched, %d stored, %s",
             source.name,
             report.discovered,
             report.skipped_date + report.out_of_range,
             report.known,
             report.fetched,
             report.stored,
-            sum(report.errors.values()),
+            # Articles' errors are counted; the source's own failure is the reason it stopped.
+            f"reading its lists FAILED ({report.error}), {errors} other errors"
+            if report.error
+            else f"{errors} errors",
         )
         return report
 

@@ -62,13 +62,14 @@ class Pipeline:
         self,
         settings: Settings,
         store: Store,
-        fetcher: Fetcher,
+        fetcher: Fetcher | None,
         classifier: Classifier | None,
         *,
         concurrency: int = 8,
     ) -> None:
+        """``fetcher``: None for a command that only stores documents it was given."""
         self.store = store
-        self.fetcher = fetcher
+        self._fetcher = fetcher
         self.classifier = classifier
         self.concurrency = concurrency
         self.articles = Articles(settings, store, fetcher, classifier)
@@ -76,6 +77,12 @@ class Pipeline:
         # URLs being fetched by any poll of this process: two sources listing the same
         # article at the same moment fetch it once.
         self.inflight: set[str] = set()
+
+    @property
+    def fetcher(self) -> Fetcher:
+        if self._fetcher is None:
+            raise RuntimeError("this pipeline was built without an HTTP client")
+        return self._fetcher
 
     @property
     def settings(self) -> Settings:

@@ -20,12 +20,17 @@ def load_classifier(settings: Settings) -> LexiconClassifier:
 class Runtime:
     """Store, HTTP client, classifier and pipeline for one process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, fetch: bool = True) -> None:
+        """``fetch=False``: no HTTP client, for commands that read no web page (import)."""
         self.settings = settings
         self.store = Store.open(settings.storage.url)
         self.classifier = load_classifier(settings)
-        self.fetcher = Fetcher(settings.fetch)
-        self.pipeline = Pipeline(settings, self.store, self.fetcher, self.classifier)
+        self._fetcher = Fetcher(settings.fetch) if fetch else None
+        self.pipeline = Pipeline(settings, self.store, self._fetcher, self.classifier)
+
+    @property
+    def fetcher(self) -> Fetcher:
+        return self.pipeline.fetcher
 
     async def __aenter__(self) -> Runtime:
         return self
@@ -36,5 +41,7 @@ class Runtime:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.fetcher.aclose()
+        if self._fetcher is not None:
+            await self._fetcher.aclose()
+        self.pipeline.articles.close()
         self.store.close()

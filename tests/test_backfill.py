@@ -425,3 +425,24 @@ def test_entry_days_and_scope() -> None:
     assert not window.contains(date(2024, 3, 21))
     assert window.scope == "backfill:2024-03-10..2024-03-20"
     assert DateRange().scope == "backfill:.."
+
+
+def test_a_source_that_cannot_be_read_is_logged_as_failed(
+    web: LocalWeb, tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings.model_validate(
+        {
+            "storage": {"url": db_url, "archive_dir": str(tmp_path / "archive")},
+            "fetch": {"per_host_delay": "1ms", "retries": 0},
+            "sources": [{"name": "gone", "url": f"{web.base}/gone.xml", "kind": "sitemap"}],
+            "config_path": str(tmp_path / "monitor.toml"),
+        }
+    )
+    with caplog.at_level("INFO", logger="monitor.backfill"):
+        total, _ = asyncio.run(_backfill(settings, DateRange()))
+    assert total.errors["source"] == 1  # type: ignore[attr-defined]
+    [summary] = [r for r in caplog.records if r.getMessage().startswith("gone: 0 listed")]
+    assert summary.levelname == "ERROR"
+    assert "reading its lists FAILED" in summary.getMessage()
+    assert "HTTP 404" in summary.getMessage()
+    assert "0 errors" not in summary.getMessage()

@@ -578,3 +578,62 @@ def test_private_addresses_blocked_when_enabled(web: LocalWeb) -> None:
     error = fetch_error(url, make_settings(block_private_addresses=True, obey_robots=False))
     assert error.reason == "private_address"
     assert web.log == []
+
+
+# --- requests made in an analysis worker ---------------------------------------------------
+
+
+def test_worker_exchange_keeps_the_fetchers_rules(web: LocalWeb) -> None:
+    """A backfill's GETs are made in its worker processes; redirects, the cookies they set,
+    robots.txt, HTTP errors and the user agent still work as with the fetcher's own."""
+    from functools import partial
+
+    from monitor.analysis import Listed, PageResult, fetch_and_analyse, process_pool
+    from tests.pages import article_page
+
+    text = "The ministers met in Jeddah and agreed on a plan for the coming year. " * 4
+    page = article_page("Ministers agree on a plan", [text] * 3, lang="en").html
+
+    def consent(req: Request) -> Response:
+        if "seen=1" in req.headers.get("cookie", ""):
+            return Response(200, page, headers={"Content-Type": "text/html"})
+        return Response(302, headers={"Location": "/consent", "Set-Cookie": "seen=1; Path=/"})
+
+    web.routes["/article"] = consent
+    web.routes["/consent"] = lambda req: Response(302, headers={"Location": "/article"})
+    web.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    web.routes["/go"] = lambda req: Response(302, headers={"Location": "/private/doc"})
+    web.add("/file.pdf", b"%PDF-1.4 not a page", content_type="application/octet-stream")
+    settings = make_settings(contact="https://example.org/bot")
+
+    async def go() -> tuple[FetchResult, list[FetchError]]:
+        loop = asyncio.get_running_loop()
+        async with Fetcher(settings, version="9.9") as fetcher:
+            pool = process_pool(1, classify=False, fetch=(settings, fetcher.user_agent))
+            listed = Listed(None, "en", None)
+
+            async def exchange(url: str, headers: dict[str, str]) -> Any:
+                call = partial(fetch_and_analyse, url, headers, listed)
+                return await loop.run_in_executor(pool, call)
+
+            try:
+                found = await fetcher.get(web.url("/article"), accept="html", exchange=exchange)
+                errors = []
+                for path in ("/missing", "/go", "/file.pdf"):
+                    with pytest.raises(FetchError) as info:
+                        await fetcher.get(web.url(path), accept="html", exchange=exchange)
+                    errors.append(info.value)
+            finally:
+                pool.shutdown()
+            return found, errors
+
+    found, errors = asyncio.run(go())
+    assert found.url == web.url("/article") and found.content == b""
+    assert isinstance(found.analysed, PageResult) and found.analysed.extracted is not None
+    assert "Jeddah" in found.analysed.extracted.text
+    assert [e.reason for e in errors] == ["http_404", "robots", "not_html"]
+    assert web.hits("/private/doc") == []
+    assert (
+        web.hits("/article")[-1].headers["user-agent"]
+        == "oic-monitor/9.9 (+https://example.org/bot)"
+    )

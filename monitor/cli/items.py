@@ -117,7 +117,7 @@ def import_(
     src = Source(name=source, url="http://import.invalid/", kind="feed", language=language)
 
     async def go() -> PollReport:
-        async with Runtime(settings) as rt:
+        async with Runtime(settings, fetch=False) as rt:
             return import_dir(rt.pipeline, folder, src)
 
     report = run(go())

@@ -35,6 +35,11 @@ from monitor.store.models import (
 T = TypeVar("T")
 
 
+class WriteConflict(Exception):
+    """Another writer stored a row with the same key meanwhile (a unique constraint held):
+    the transaction was rolled back, and trying again sees that row."""
+
+
 @dataclass(frozen=True)
 class Candidate:
     item_id: int
@@ -66,6 +71,12 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def in_memory(self) -> bool:
+        """An SQLite database in memory: another thread would see its own, empty one."""
+        url = self.engine.url
+        return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
     def __enter__(self) -> Store:
         return self
@@ -313,9 +324,13 @@ class Store:
     @contextmanager
     def writing(self) -> Iterator[Writer]:
         """One transaction for many writes (committed at the end, rolled back on error):
-        each write in it sees the ones before."""
-        with self.engine.begin() as conn:
-            yield Writer(conn)
+        each write in it sees the ones before. WriteConflict when a unique key was taken
+        by another writer meanwhile."""
+        try:
+            with self.engine.begin() as conn:
+                yield Writer(conn)
+        except IntegrityError as e:
+            raise WriteConflict(str(e.orig)) from e
 
     def mark_urls(
         self, urls: Sequence[str], *, source: str, outcome: str, item_id: int | None
@@ -343,7 +358,7 @@ class Store:
         try:
             with self.writing() as w:
                 existing = w.add_item(item, urls, alerts, bands)
-        except IntegrityError:  # lost a race with another writer of the same article
+        except WriteConflict:  # lost a race with another writer of the same article
             item.id, item.story_id = None, story_id  # what the rolled-back insert set
             for alert in alerts:
                 alert.id = alert.item_id = None
