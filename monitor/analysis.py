@@ -110,6 +110,11 @@ def analyse_page(page: Page, classifier: Classifier | None) -> PageResult:
     return PageResult(ext, analyse(title, ext.text, language, classifier))
 
 
+def analyse_in_worker(title: str | None, text: str, language: str | None) -> Analysis:
+    """``analyse`` in a pool worker, with the worker's own classifier."""
+    return analyse(title, text, language, _classifier)
+
+
 @dataclass(frozen=True)
 class Listed:
     """What the listing said of an article: the hints its analysis starts from."""

@@ -27,6 +27,7 @@ from monitor.analysis import (
     Page,
     PageResult,
     analyse,
+    analyse_in_worker,
     analyse_page,
     fetch_and_analyse,
 )
@@ -151,6 +152,9 @@ class ToStore:
     analysis: Analysis | None = None
     listed_as: str = ""  # the URL it was listed under (default: the document's)
     fetched: bool = True
+    # The text without its source's furniture lines as known when it came in, and that
+    # text's analysis from a worker process: what storing it most likely finds.
+    recalled: tuple[str, Analysis] | None = None
 
 
 def document_from_page(ext: Extracted, entry: Entry, source: Source, page_url: str) -> Document:
@@ -220,7 +224,8 @@ class Articles:
             if window and doc.published and not window.contains(doc.published.date()):
                 # Not stored, and not "seen": a later poll or a wider backfill may want it.
                 return Outcome(entry.url, "out_of_range", fetched=True)
-            return await self._store(ToStore(doc, options, result.analysis, entry.url))
+            ahead = await self._recall_ahead(doc, pool) if pool is not None else None
+            return await self._store(ToStore(doc, options, result.analysis, entry.url, True, ahead))
         finally:
             self._busy -= 1
 
@@ -259,6 +264,23 @@ class Articles:
         found = Page(page.content, page.encoding, page.url, listed.feed_date,
                      listed.language_hint, listed.title_hint)  # fmt: skip
         return page, await asyncio.to_thread(analyse_page, found, self.classifier)
+
+    async def _recall_ahead(self, doc: Document, pool: Executor) -> tuple[str, Analysis] | None:
+        """The text without the furniture lines its source is known for now, and its
+        analysis made in a worker, when any line goes: storing checks again, in its own
+        transaction, and analyses here only if more lines were learnt meanwhile."""
+        memory = await asyncio.to_thread(self._recall, doc)
+        if memory is None or not memory.removed:
+            return None
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(
+            pool, analyse_in_worker, doc.title, memory.text, doc.language
+        )
+        return memory.text, found
+
+    def _recall(self, doc: Document) -> source_lines.Recalled | None:
+        with self.store.writing() as w:
+            return source_lines.recall(w, doc.source.name, doc.title, doc.text)
 
     # --- storing, a batch per transaction -------------------------------------------------
 
@@ -355,6 +377,8 @@ class Articles:
         )
         if memory and memory.removed:  # the worker's hash and verdict were of the text before
             doc, found = replace(doc, text=memory.text), None
+            if one.recalled is not None and one.recalled[0] == memory.text:
+                found = one.recalled[1]
         found = found or analyse(doc.title, doc.text, doc.language, self.classifier)
         # The same text, or this URL with an older text: only the URLs are recorded.
         if (known := index.matching_item(found, doc.url)) is not None:
@@ -423,6 +447,7 @@ class Articles:
 def _index(w: Writer, batch: Sequence[ToStore]) -> BatchIndex:
     """The look-ups of the batch's articles analysed in worker processes, read at once."""
     ahead = [(one.analysis, one.doc.url) for one in batch if one.analysis is not None]
+    ahead += [(one.recalled[1], one.doc.url) for one in batch if one.recalled is not None]
     return BatchIndex(w, [a for a, _ in ahead], [url for _, url in ahead])
 
 

@@ -35,6 +35,11 @@ class BatchIndex:
         for key, item_id in w.band_hits([k for a in analyses for k in a.bands]):
             self._bands[key].append(item_id)
         self._known: dict[int, Candidate] = {}
+        # The candidates each article would be offered by the stored items alone; those the
+        # batch adds can only push some of them out, never bring another stored one in.
+        ranked = [self._ranked(a) for a in analyses]
+        for cand in w.candidates([i for ids in ranked for i in ids]):
+            self._known[cand.item_id] = cand
         self._prefetched = {id(a) for a in analyses}
         self._analyses = list(analyses)  # kept alive: their id() marks them as prefetched
 
@@ -52,12 +57,12 @@ class BatchIndex:
         """As Writer.story_candidates."""
         if not self.covers(found):
             return self.w.story_candidates(found.bands)
+        return [self._known[i] for i in self._ranked(found) if i in self._known]
+
+    def _ranked(self, found: Analysis) -> list[int]:
+        """The ids of the items sharing the most band keys with ``found``, most first."""
         hits = Counter(i for key in dict.fromkeys(found.bands) for i in self._bands.get(key, ()))
-        chosen = [i for i, _ in hits.most_common(STORY_CANDIDATES)]
-        missing = [i for i in chosen if i not in self._known]
-        for cand in self.w.candidates(missing) if missing else ():
-            self._known[cand.item_id] = cand
-        return [self._known[i] for i in chosen if i in self._known]
+        return [i for i, _ in hits.most_common(STORY_CANDIDATES)]
 
     def add(self, item_id: int, story_id: int, found: Analysis, url: str, sig: bytes) -> None:
         """An item this batch stored."""

@@ -499,10 +499,8 @@ class Writer:
         """Of the line keys asked, those ``source`` has seen: key -> (items, is a title)."""
         if not keys:
             return {}
-        q = select(SourceLine.key, SourceLine.pages, SourceLine.title).where(
-            SourceLine.source == source, col(SourceLine.key).in_(list(set(keys)))
-        )
-        return {key: (pages, title) for key, pages, title in self.conn.execute(q)}
+        rows = self.conn.execute(_KNOWN_LINES, {"source": source, "keys": list(set(keys))})
+        return {key: (pages, title) for key, pages, title in rows}
 
     def learn_lines(
         self,
@@ -639,7 +637,7 @@ class Writer:
         search.index_items(self.conn, [(item.id, item.title, item.text)])
         if item.story_id is None:
             item.story_id = item.id  # the first item of a new story names it
-            self.conn.execute(update(Item).where(col(Item.id) == item.id).values(story_id=item.id))
+            self.conn.execute(_SET_OWN_STORY, {"item_id": item.id})
         band_rows = [
             {"key": key, "item_id": item.id, "band": b}
             for b, key in enumerate(dict.fromkeys(bands))
@@ -651,16 +649,32 @@ class Writer:
             alert.item_id = item.id
             alert.story_key = str(item.story_id)
             # One alert per story and channel, ever; the unique constraint backs this up.
-            q = select(Alert.id).where(
-                Alert.channel == alert.channel, Alert.story_key == alert.story_key
+            found = self.conn.execute(
+                _ALERT_OF_STORY, {"channel": alert.channel, "key": alert.story_key}
             )
-            if self.conn.execute(q.limit(1)).first() is None:
+            if found.first() is None:
                 alert.id = _insert_row(self.conn, alert)
 
 
 def _chunks(values: Sequence[T], size: int = 500) -> list[list[T]]:
     """``values`` in parts small enough for one IN (...) each; one empty part when empty."""
     return [list(values[i : i + size]) for i in range(0, len(values), size)] or [[]]
+
+
+# Built once: these run for every stored article, and building a statement costs more
+# than SQLite takes to run it.
+_KNOWN_LINES = select(SourceLine.key, SourceLine.pages, SourceLine.title).where(
+    col(SourceLine.source) == bindparam("source"),
+    col(SourceLine.key).in_(bindparam("keys", expanding=True)),
+)
+_SET_OWN_STORY = (
+    update(Item).where(col(Item.id) == bindparam("item_id")).values(story_id=bindparam("item_id"))
+)
+_ALERT_OF_STORY = (
+    select(Alert.id)
+    .where(col(Alert.channel) == bindparam("channel"), col(Alert.story_key) == bindparam("key"))
+    .limit(1)
+)
 
 
 @lru_cache(maxsize=2)
