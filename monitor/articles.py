@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from monitor import source_lines
 from monitor.alerts.routing import channel_wants
@@ -45,6 +45,8 @@ from monitor.store.repo import Store, WriteConflict, Writer
 from monitor.urls import canonical_url
 
 log = logging.getLogger("monitor.articles")
+A = TypeVar("A")
+R = TypeVar("R")
 
 Status = Literal["stored", "duplicate", "no_text", "skipped", "error", "out_of_range"]
 
@@ -269,7 +271,7 @@ class Articles:
         """The text without the furniture lines its source is known for now, and its
         analysis made in a worker, when any line goes: storing checks again, in its own
         transaction, and analyses here only if more lines were learnt meanwhile."""
-        memory = await asyncio.to_thread(self._recall, doc)
+        memory = await self._in_store_thread(self._recall, doc)
         if memory is None or not memory.removed:
             return None
         loop = asyncio.get_running_loop()
@@ -309,13 +311,7 @@ class Articles:
     async def _write(self, batch: list[tuple[ToStore, asyncio.Future[Outcome]]]) -> None:
         docs = [one for one, _ in batch]
         try:
-            if self.store.in_memory:  # its one connection belongs to this thread
-                outcomes = self.store_documents(docs)
-            else:
-                if self._writer is None:
-                    self._writer = ThreadPoolExecutor(1, thread_name_prefix="monitor-store")
-                loop = asyncio.get_running_loop()
-                outcomes = await loop.run_in_executor(self._writer, self.store_documents, docs)
+            outcomes = await self._in_store_thread(self.store_documents, docs)
         except DB_UNAVAILABLE as e:  # not marked seen: fetched again next time
             log.error(
                 "could not store %d articles, the database is unavailable: %s",
@@ -329,6 +325,14 @@ class Articles:
         for (_, done), outcome in zip(batch, outcomes, strict=True):
             if not done.done():
                 done.set_result(outcome)
+
+    async def _in_store_thread(self, work: Callable[[A], R], arg: A) -> R:
+        """``work(arg)`` on the thread that writes the batches (one database connection)."""
+        if self.store.in_memory:  # its one connection belongs to this thread
+            return work(arg)
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="monitor-store")
+        return await asyncio.get_running_loop().run_in_executor(self._writer, work, arg)
 
     def close(self) -> None:
         """Let the writing thread end once the batches given to it are written."""
