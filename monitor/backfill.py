@@ -42,6 +42,7 @@ from monitor import robots
 from monitor.analysis import process_pool, ready
 from monitor.articles import StoreOptions, Tally
 from monitor.config import Source
+from monitor.display import counted
 from monitor.fetch import FetchError
 from monitor.pipeline import Pipeline
 from monitor.sources import DateRange, Entry, ListPage, SourceError, entry_days, reader_for
@@ -234,9 +235,9 @@ class Backfill:
             report.fetched,
             report.stored,
             # Articles' errors are counted; the source's own failure is the reason it stopped.
-            f"reading its lists FAILED ({report.error}), {errors} other errors"
+            f"reading its lists FAILED ({report.error}), {counted(errors, 'other error')}"
             if report.error
-            else f"{errors} errors",
+            else counted(errors, "error"),
         )
         return report
 
