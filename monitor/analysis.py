@@ -22,7 +22,6 @@ import numpy as np
 
 from monitor import worker_fetch
 from monitor.classify import Classification, Classifier
-from monitor.config import FetchSettings
 from monitor.extract import Extracted, extract
 from monitor.fetch import Exchanged
 from monitor.fingerprint import band_keys, content_hash, signature
@@ -73,13 +72,13 @@ def _watch_parent(parent: int) -> None:
 
 
 def _worker_init(
-    parent: int, lexicon: Path | None, classify: bool, fetch: tuple[FetchSettings, str] | None
+    parent: int, lexicon: Path | None, classify: bool, fetch: worker_fetch.ClientSettings | None
 ) -> None:
     global _classifier
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if fetch is not None:
-        worker_fetch.start(*fetch)
+        worker_fetch.start(fetch)
     if classify:
         from monitor.classify.engine import load_classifier
 
@@ -144,9 +143,9 @@ def process_pool(
     *,
     lexicon: Path | None = None,
     classify: bool = True,
-    fetch: tuple[FetchSettings, str] | None = None,
+    fetch: worker_fetch.ClientSettings | None = None,
 ) -> ProcessPoolExecutor:
-    """Analysis workers; with ``fetch`` (settings, user agent) they can also fetch pages
+    """Analysis workers; with ``fetch`` (the Fetcher's client settings) they also fetch pages
     (``fetch_and_analyse``). Spawned rather than forked: the parent runs an event loop and
     holds database connections, and a fresh process also keeps the workers small."""
     prepare_model()  # unpacked here once, not by each worker at the same time

@@ -47,6 +47,7 @@ from monitor.fetch import FetchError
 from monitor.pipeline import Pipeline
 from monitor.sources import DateRange, Entry, ListPage, SourceError, entry_days, reader_for
 from monitor.sources.lists import Lists
+from monitor.worker_fetch import ClientSettings
 
 __all__ = ["Backfill", "BackfillReport", "BackfillResult", "DateRange", "Planned"]
 
@@ -185,7 +186,7 @@ class Backfill:
                 self.workers,
                 lexicon=self.pipeline.settings.lexicon,
                 classify=self.pipeline.classifier is not None,
-                fetch=(self.pipeline.settings.fetch, fetcher.user_agent),
+                fetch=ClientSettings.of(self.pipeline.settings.fetch, fetcher.user_agent),
             )
             for _ in range(self.workers):  # start the workers while discovery runs
                 self._pool.submit(ready)

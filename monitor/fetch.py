@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import charset_normalizer
@@ -24,9 +24,11 @@ import httpx
 
 import monitor
 from monitor import robots
-from monitor.config import FetchSettings
 from monitor.files import bom_encoding
 from monitor.redact import redact
+
+if TYPE_CHECKING:
+    from monitor.config import FetchSettings
 
 __all__ = ["Accept", "Exchange", "Exchanged", "FetchError", "FetchResult", "Fetcher"]
 

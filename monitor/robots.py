@@ -10,11 +10,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from protego import Protego
 
-from monitor.config import FetchSettings
+if TYPE_CHECKING:
+    from monitor.config import FetchSettings
+
 
 __all__ = ["AGENT", "REDIRECTS", "Reply", "RobotsCache", "Rules", "log_skipped"]
 

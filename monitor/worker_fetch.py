@@ -9,10 +9,11 @@ process, which then only coordinates and stores.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
-from monitor.config import FetchSettings
 from monitor.fetch import (
     Accept,
     BodyCap,
@@ -24,6 +25,30 @@ from monitor.fetch import (
     check_head,
     http_failure,
 )
+
+if TYPE_CHECKING:
+    from monitor.config import FetchSettings
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """What the worker's client takes from the Fetcher, as plain values: the settings
+    model itself would make each worker import the configuration's validators."""
+
+    user_agent: str
+    connect_timeout: float
+    read_timeout: float
+    max_bytes: int
+
+    @classmethod
+    def of(cls, settings: FetchSettings, user_agent: str) -> ClientSettings:
+        return cls(
+            user_agent,
+            settings.connect_timeout.total_seconds(),
+            settings.read_timeout.total_seconds(),
+            settings.max_bytes,
+        )
+
 
 _client: httpx.Client | None = None
 _deadline = 0.0
@@ -45,15 +70,14 @@ def _stop_at_redirect(response: httpx.Response) -> None:
         raise _Redirected(response)
 
 
-def start(settings: FetchSettings, user_agent: str) -> None:
+def start(settings: ClientSettings) -> None:
     """The worker's client: the Fetcher's headers and timeouts, no redirects, no cookie jar
     of its own (the Fetcher sends its cookies with each request)."""
     global _client, _deadline, _max_bytes
-    connect = settings.connect_timeout.total_seconds()
-    read = settings.read_timeout.total_seconds()
+    connect, read = settings.connect_timeout, settings.read_timeout
     _deadline, _max_bytes = connect + read, settings.max_bytes
     _client = httpx.Client(
-        headers={"User-Agent": user_agent},
+        headers={"User-Agent": settings.user_agent},
         timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=read),
         follow_redirects=False,
         event_hooks={"response": [_stop_at_redirect]},

@@ -589,6 +589,7 @@ def test_worker_exchange_keeps_the_fetchers_rules(web: LocalWeb) -> None:
     from functools import partial
 
     from monitor.analysis import Listed, PageResult, fetch_and_analyse, process_pool
+    from monitor.worker_fetch import ClientSettings
     from tests.pages import article_page
 
     text = "The ministers met in Jeddah and agreed on a plan for the coming year. " * 4
@@ -609,7 +610,8 @@ def test_worker_exchange_keeps_the_fetchers_rules(web: LocalWeb) -> None:
     async def go() -> tuple[FetchResult, list[FetchError]]:
         loop = asyncio.get_running_loop()
         async with Fetcher(settings, version="9.9") as fetcher:
-            pool = process_pool(1, classify=False, fetch=(settings, fetcher.user_agent))
+            client = ClientSettings.of(settings, fetcher.user_agent)
+            pool = process_pool(1, classify=False, fetch=client)
             listed = Listed(None, "en", None)
 
             async def exchange(url: str, headers: dict[str, str]) -> Any:
