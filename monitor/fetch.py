@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -94,8 +95,9 @@ class FetchError(Exception):
         self.transient = transient
         super().__init__(f"{redact(url)}: {self.detail}")
 
-    def __reduce__(self) -> tuple[type[FetchError], tuple[str, str, str]]:
-        return type(self), (self.url, self.reason, self.detail)  # it crosses process pools
+    def __reduce__(self) -> tuple[Callable[..., FetchError], tuple[str, str, str]]:
+        # It crosses process pools; pickling passes only args, and `transient` is a keyword.
+        return partial(type(self), transient=self.transient), (self.url, self.reason, self.detail)
 
 
 @dataclass(frozen=True)

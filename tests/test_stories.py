@@ -140,3 +140,42 @@ def test_minhash_equals_datasketch_value_for_value() -> None:
         reference = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32, scheme="affine32")
         reference.update_batch(list(shingles(text)))
         assert np.array_equal(signature(text), reference.hashvalues.astype(np.uint32)), text
+
+
+def test_a_batch_waiting_on_the_database_does_not_hold_up_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """Articles are written off the event loop: while one batch waits for a lock another
+    process holds, the daemon's other work (here, what releases that lock) goes on."""
+    import sqlite3
+    import threading
+
+    cfg = settings(tmp_path)
+    source = cfg.source("mfa")
+    text = "\n".join(next(s for s in seed_articles() if len(s.paragraphs) >= 3).paragraphs)
+    doc = Document(url="https://mfa.example/1", source=source, text=text, title="Визит",
+                   published=None, language="ru")  # fmt: skip
+    loop_ran = threading.Event()
+
+    def other_process_holds_the_write_lock(locked: threading.Event) -> None:
+        other = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        locked.set()
+        loop_ran.wait(60)  # released once the event loop has run on meanwhile
+        other.execute("ROLLBACK")
+        other.close()
+
+    async def go() -> tuple[str, int]:
+        async with Runtime(cfg) as rt:
+            locked = threading.Event()
+            holder = threading.Thread(target=other_process_holds_the_write_lock, args=(locked,))
+            holder.start()
+            await asyncio.to_thread(locked.wait)
+            storing = asyncio.create_task(rt.pipeline.articles._store(ToStore(doc, StoreOptions())))
+            await asyncio.sleep(0.5)  # the batch is given to the store by now, and waits
+            loop_ran.set()
+            outcome = await storing
+            holder.join()
+            return outcome.status, rt.store.count_items()
+
+    assert asyncio.run(go()) == ("stored", 1)
