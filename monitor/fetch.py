@@ -174,27 +174,36 @@ class _Retryable(Exception):
 
 
 class _HostGate:
-    """At most `slots` requests in flight to one host, starts at least `spacing` apart.
+    """At most `slots` requests in flight to one host, and none starting sooner than
+    `spacing` after the last start or the last end of a request to it.
 
-    The spacing can grow once the host's robots.txt is read (Crawl-delay); it applies from
-    the last start, so the request after robots.txt already waits for it.
+    Counting from the end too means the host never sees two requests closer than the
+    spacing, however long a connection took to open or a response to arrive: the gap a
+    site's Crawl-delay asks for is the gap it observes. The spacing can grow once the host's
+    robots.txt is read; it applies from that request, so the next one already waits for it.
     """
 
     def __init__(self, slots: int, spacing: float) -> None:
         self._slots = asyncio.Semaphore(slots)
         self.spacing = spacing
         self._last_start: float | None = None
+        self._last_end: float | None = None
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         async with self._slots:
-            now = asyncio.get_running_loop().time()
-            # Book the start time before sleeping so waiters queue up one spacing apart.
-            start = now if self._last_start is None else max(now, self._last_start + self.spacing)
-            self._last_start = start
-            if start > now:
-                await asyncio.sleep(start - now)
-            yield
+            loop = asyncio.get_running_loop()
+            while True:  # asked again after each sleep: another waiter may have started
+                marks = [t for t in (self._last_start, self._last_end) if t is not None]
+                wait = max(marks) + self.spacing - loop.time() if marks else 0.0
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+            self._last_start = loop.time()
+            try:
+                yield
+            finally:
+                self._last_end = loop.time()
 
 
 class Fetcher:

@@ -559,6 +559,29 @@ def test_per_host_concurrency_never_exceeds_limit(web: LocalWeb) -> None:
     assert peak == 2
 
 
+def test_spacing_counts_from_the_end_of_a_slow_response(web: LocalWeb) -> None:
+    # A host that took 0.5 s to answer still gets the full delay before the next request.
+    answered: list[float] = []
+
+    def slow(req: Request) -> Response:
+        time.sleep(0.5)
+        answered.append(time.monotonic())
+        return Response(200, "ok")
+
+    web.routes["/slow"] = slow
+    settings = make_settings(per_host_delay=0.3, per_host_concurrency=1, obey_robots=False)
+
+    async def go() -> None:
+        async with Fetcher(settings) as f:
+            for i in range(3):
+                await f.get(web.url(f"/slow?i={i}"))
+
+    asyncio.run(go())
+    arrivals = sorted(r.at for r in web.log)
+    assert len(arrivals) == 3
+    assert all(nxt - done >= 0.3 for done, nxt in zip(answered, arrivals[1:], strict=False))
+
+
 def test_delay_is_per_host_not_global(web: LocalWeb) -> None:
     # A long per-host delay must not hold back a request to another host name.
     web.add("/p", "ok")
