@@ -470,6 +470,9 @@ class Fetcher:
         head = check_head(url, response.status_code, response.reason_phrase, response.headers,
                           accept, self._settings.max_bytes, validators)  # fmt: skip
         if isinstance(head, FetchResult):
+            # A 304 is read to its (empty) end: a response left unread closes its connection,
+            # and every poll of an unchanged feed would pay a new TCP (and TLS) handshake.
+            await response.aread()
             return head
         content = await self._read_body(url, response, sniff=accept == "html")
         media = head

@@ -435,6 +435,24 @@ def test_etag_and_last_modified_give_304(web: LocalWeb) -> None:
     assert "if-none-match" not in web.hits("/rss")[0].headers
 
 
+def test_polls_answered_304_reuse_one_connection(web: LocalWeb) -> None:
+    web.routes["/rss"] = lambda req: (
+        Response(304, headers={"ETag": '"v1"'})
+        if req.headers.get("if-none-match") == '"v1"'
+        else Response(200, "<rss/>", headers={"ETag": '"v1"'})
+    )
+
+    async def poll_five_times() -> list[FetchResult]:
+        async with Fetcher(make_settings()) as f:
+            first = await f.get(web.url("/rss"))
+            return [first] + [await f.get(web.url("/rss"), etag=first.etag) for _ in range(4)]
+
+    results = asyncio.run(poll_five_times())
+    assert [r.status for r in results] == [200, 304, 304, 304, 304]
+    # No new TCP (or TLS) handshake per poll of an unchanged feed.
+    assert len({r.client for r in web.hits("/rss")}) == 1
+
+
 # --- charsets ----------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     at: float = field(default_factory=time.monotonic)  # when the server read it
+    client: int = 0  # the client's port: one per connection
 
 
 @dataclass
@@ -101,7 +102,8 @@ class LocalWeb:
     def _serve(self, h: BaseHTTPRequestHandler, head: bool) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
-        req = Request(h.command, h.path, {k.lower(): v for k, v in h.headers.items()}, body)
+        headers = {k.lower(): v for k, v in h.headers.items()}
+        req = Request(h.command, h.path, headers, body, client=h.client_address[1])
         with self._lock:
             self.log.append(req)
         resp = self._pick(req)
