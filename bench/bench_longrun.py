@@ -3,6 +3,8 @@
     python bench/bench_longrun.py [--sources 200] [--polls 10000] [--interval 2]
                                   [--publish-every 1.0] [--db sqlite|postgresql]
 
+`--publish-every 0` publishes nothing: every measured poll is of an unchanged feed (304).
+
 Starts `oic-monitor run` as a subprocess against one local threaded web server that serves
 `--sources` feeds. Each feed answers 304 to a matching If-None-Match; a publisher thread adds
 one article to a random feed every `--publish-every` seconds, so most polls are 304 and some
@@ -11,6 +13,8 @@ seconds by the daemon's own scheduler (leases, jitter and all). Polls are counte
 server (one feed request is one poll). After a warm-up of one full cycle (every source
 polled once, plus `--warmup` polls), the daemon's VmRSS and CPU time (utime + stime, from
 /proc) are read, then again after `--polls` more polls; RSS is sampled every 1,000 polls.
+Skipped ticks are the scheduler's warnings in the daemon's log while measured: a poll not
+started because the previous one of the source still ran, or started too late.
 """
 
 from __future__ import annotations
@@ -155,7 +159,9 @@ def main() -> None:
     ap.add_argument("--polls", type=int, default=10_000, help="measured polls after warm-up")
     ap.add_argument("--warmup", type=int, default=1_000, help="polls after the first cycle")
     ap.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
-    ap.add_argument("--publish-every", type=float, default=1.0, help="seconds per new article")
+    ap.add_argument(
+        "--publish-every", type=float, default=1.0, help="seconds per new article (0: none)"
+    )
     ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
@@ -169,7 +175,7 @@ def main() -> None:
     stop = threading.Event()
 
     def publisher() -> None:
-        while not stop.wait(args.publish_every):
+        while args.publish_every > 0 and not stop.wait(args.publish_every):
             feeds.publish(rng)
 
     pg_name = None
@@ -183,7 +189,8 @@ def main() -> None:
         else:
             db_url = f"sqlite:///{folder / 'monitor.db'}"
         cfg = write_config(folder, db_url, feeds.base, args.sources, args.interval)
-        log = (folder / "daemon.log").open("wb")
+        log_path = folder / "daemon.log"
+        log = log_path.open("wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "--config", str(cfg), "run"],
             stdout=log,
@@ -195,6 +202,8 @@ def main() -> None:
             wait_polls(feeds, args.sources + args.warmup, proc, budget)
             start_polls, start_published = feeds.polls, feeds.published
             start_rss, start_cpu = proc_stats(proc.pid)
+            log_from = log_path.stat().st_size
+            load_start = os.getloadavg()[0]
             started = time.monotonic()
             samples = [start_rss]
             for k in range(1, args.polls // 1000 + 1):
@@ -205,6 +214,7 @@ def main() -> None:
             elapsed = time.monotonic() - started
             polls = feeds.polls - start_polls
             published = feeds.published - start_published
+            load_end = os.getloadavg()[0]
         finally:
             stop.set()
             localweb.stop_daemon(proc)
@@ -213,17 +223,23 @@ def main() -> None:
                 with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                     drop = f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'
                     conn.execute(drop)
-        changed = (folder / "daemon.log").read_bytes().count(b" listed, ")
+        measured_log = log_path.read_bytes()[log_from:]
+        changed = measured_log.count(b" listed, ")
+        skipped = measured_log.count(b"maximum number of running instances reached")
+        missed = measured_log.count(b"was missed by")
 
     print(f"database            {args.db}")
     print(f"sources             {args.sources}, polled every {args.interval:g}s")
-    print(f"measured polls      {polls} in {elapsed:.0f}s ({polls / elapsed:.0f}/s)")
+    print(f"measured polls      {polls} in {elapsed:.0f}s ({polls / elapsed:.1f}/s)")
     print(f"articles published  {published} while measured; {changed} polls found a changed feed")
+    print(f"skipped ticks       {skipped} (instance still running), {missed} (missed run time)")
     print(f"RSS start / end     {start_rss:.1f} MB / {end_rss:.1f} MB")
     print(f"RSS growth          {end_rss - start_rss:+.1f} MB (max {max(samples):.1f} MB)")
     print(f"RSS every 1000      {' '.join(f'{s:.0f}' for s in samples)} MB")
     cpu = end_cpu - start_cpu
     print(f"CPU                 {cpu:.1f}s, {1000 * cpu / polls:.2f}s per 1000 polls")
+    print(f"CPU share           {100 * cpu / elapsed:.0f}% of one core")
+    print(f"load average        {load_start:.1f} at the start, {load_end:.1f} at the end")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from monitor.sources import (
 )
 from monitor.sources.lists import Lists
 from monitor.store.models import SourceState, utcnow
+from monitor.store.polls import PollLease
 from monitor.store.repo import Store
 
 log = logging.getLogger("monitor.pipeline")
@@ -92,17 +93,23 @@ class Pipeline:
     def settings(self, settings: Settings) -> None:  # a reload reaches the article path too
         self._settings = settings
         self.articles.settings = settings
+        # Worked out once per config, not per poll: a daemon may have thousands of sources.
+        self._sitemaps = frozenset(
+            s.url for s in settings.sources if s.kind == "sitemap" and s.enabled
+        )
 
     def lists_for(self, source: Source, known: dict[str, Validators] | None) -> Lists:
         """How a poll reads the source's lists: other sources' own sitemaps are theirs."""
-        others = {s.url for s in self.settings.sources if s.kind == "sitemap" and s.enabled}
-        return Lists(self.fetcher, source, known=known, others=others - {source.url})
+        return Lists(self.fetcher, source, known=known, others=self._sitemaps - {source.url})
 
-    async def poll(self, source: Source) -> PollReport:
+    async def poll(self, source: Source, lease: PollLease | None = None) -> PollReport:
         """Poll one source once, catching up when it published more than its window shows.
-        Never raises for a source or article failure."""
+        Never raises for a source or article failure. Under a daemon's ``lease``, the
+        state cached at its last poll is used when the lease was held since, and the write
+        that ends the poll renews the lease."""
         report = PollReport(source.name)
-        state, known = self.store.poll_state(source.name)
+        cached = lease is not None and lease.held
+        state, known = self.store.poll_state(source.name, cached=cached)
         report.failures_before = state.consecutive_failures
         lists = self.lists_for(source, known)
         reader = reader_for(source, lists)
@@ -111,12 +118,12 @@ class Pipeline:
         except (FetchError, SourceError) as e:
             report.error = str(e)
             log.error("%s: %s", source.name, e)
-            report.state = self.store.record_poll(source.name, error=report.error)
+            report.state = self.store.record_poll(source.name, error=report.error, lease=lease)
             return report
         if all(p.not_modified for p in pages) and state.catch_up_from is None:
             report.not_modified = True
             report.lists_not_modified = lists.not_modified
-            report.state = self.store.record_poll(source.name, error=None)
+            report.state = self.store.record_poll(source.name, error=None, lease=lease)
             return report
         options = StoreOptions(first_poll=state.polls == 0)
         run = _Run(self, source, options)
@@ -149,6 +156,7 @@ class Pipeline:
             window_hours=hours if entries else "keep",
             lists=run.settled_lists(),
             caught_up=bound is not None,
+            lease=lease,
         )
         log.info(
             "%s: %d listed, %d new (%d from further back), %d stored, %d duplicates, "

@@ -9,6 +9,7 @@ import os
 import random
 import signal
 import socket
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from monitor.metrics import Metrics
 from monitor.pipeline import PollReport
 from monitor.runtime import Runtime
 from monitor.store.db import DB_UNAVAILABLE, db_reason
+from monitor.store.polls import PollLease
 from monitor.watch import after_poll, check_silence
 
 log = logging.getLogger("monitor.scheduler")
@@ -52,13 +54,30 @@ def lease_ttl(source: Source) -> timedelta:
 
 # How often leases of long-running polls are looked at (renewed at a third of their TTL).
 LEASE_CHECK_SECONDS = 0.5
+
+
+def lease_margin(ttl: timedelta) -> float:
+    """Seconds a lease held since the last poll must still run for a poll to start on it
+    without asking the database: long enough for the lease check to renew it in time."""
+    return max(2 * LEASE_CHECK_SECONDS, min(ttl.total_seconds() / 4, 10.0))
+
+
 # Errors that mean "cannot reach the database now" (down, restarting, locked), not a bug.
 
 
-def first_delay(interval: timedelta) -> timedelta:
-    """A random start within the first interval (at most 30 s): daemons started together
-    split the sources between them, and many sources do not all poll at once."""
-    return timedelta(seconds=random.uniform(0, min(interval.total_seconds(), 30.0)))
+# First polls start spread over at least this many seconds, longer when there are more
+# sources than FIRST_POLLS_PER_SECOND can start in that time.
+FIRST_POLLS_WITHIN = 30.0
+FIRST_POLLS_PER_SECOND = 10.0
+
+
+def first_delay(interval: timedelta, sources: int = 1) -> timedelta:
+    """A random start within the first interval: daemons started together split the
+    sources between them, and many sources do not all poll at once. The ticks keep that
+    phase, so with thousands of sources the spread is what keeps polls steady instead of
+    a burst every interval."""
+    spread = max(FIRST_POLLS_WITHIN, sources / FIRST_POLLS_PER_SECOND)
+    return timedelta(seconds=random.uniform(0, min(interval.total_seconds(), spread)))
 
 
 def jitter_for(interval: timedelta) -> int:
@@ -75,6 +94,10 @@ class Daemon:
         self.deliver_now = asyncio.Event()
         self.inflight: set[asyncio.Task[object]] = set()
         self.polling: dict[str, tuple[timedelta, float]] = {}  # source -> (lease TTL, renewed)
+        # Leases this daemon holds: source -> time.monotonic() by which each lapses at the
+        # latest. One held since the last poll lets the next start without a transaction.
+        self.leases: dict[str, float] = {}
+        self.sources = {s.name: s for s in settings.sources}
         self.intervals: dict[str, timedelta] = {}  # adaptive intervals now in force
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.rt: Runtime | None = None
@@ -95,34 +118,58 @@ class Daemon:
             max_instances=1,  # never two runs of one source at once
             coalesce=True,  # after a pause, one catch-up run, not a burst
             misfire_grace_time=int(max(30, source.interval.total_seconds() / 2)),
-            next_run_time=first_run or datetime.now(UTC) + first_delay(source.interval),
+            next_run_time=first_run
+            or datetime.now(UTC) + first_delay(source.interval, len(self.sources)),
             replace_existing=True,
         )
+
+    def _take_lease(self, name: str, ttl: timedelta) -> PollLease | None:
+        """The lease to poll `name` under, or None while another daemon holds it. A lease
+        renewed at the end of the last poll and still running for a while is used as it
+        is; otherwise the database is asked (take, or renew, for one TTL)."""
+        now = time.monotonic()
+        until = self.leases.get(name)
+        if until is not None and until - now >= lease_margin(ttl):
+            return PollLease(self.owner, ttl, held=True, renewed_at=until - ttl.total_seconds())
+        assert self.rt is not None
+        if not self.rt.store.acquire_lease(name, self.owner, ttl):
+            self.leases.pop(name, None)
+            return None
+        self.leases[name] = now + ttl.total_seconds()
+        # Held without a break since our last poll: nobody else can have polled it since.
+        return PollLease(self.owner, ttl, held=until is not None and until > now, renewed_at=now)
 
     async def _poll_job(self, name: str) -> None:
         task = asyncio.current_task()
         assert task is not None and self.rt is not None
         self.inflight.add(task)
         try:
-            source = next((s for s in self.settings.sources if s.name == name), None)
-            if source is None or self.stop_event.is_set():
+            source = self.sources.get(name)
+            if source is None or not source.enabled or self.stop_event.is_set():
                 return
             if self.members is not None and not self.members.owns(name):
                 return  # another daemon's part of the sources
-            ttl = lease_ttl(source)
-            if not self.rt.store.acquire_lease(name, self.owner, ttl):
+            lease = self._take_lease(name, lease_ttl(source))
+            if lease is None:
                 return  # another daemon polls this source
-            self.polling[name] = (ttl, asyncio.get_running_loop().time())
+            job = self.scheduler.get_job(name)
+            # APScheduler set the job's next run before starting this one.
+            lease.next_poll = job.next_run_time if job else None
+            assert lease.renewed_at is not None
+            self.polling[name] = (lease.ttl, lease.renewed_at)
             try:
-                report = await self.rt.pipeline.poll(source)
+                # The write that ends the poll renews the lease from then: the next tick
+                # is one interval away.
+                report = await self.rt.pipeline.poll(source, lease)
             finally:
                 self.polling.pop(name, None)
-            # Renewed from the end of the poll: the next tick is one interval from now.
-            self.rt.store.acquire_lease(name, self.owner, lease_ttl(source))
-            if source.adaptive and report.ok:
-                self._adapt(source, report)
-            job = self.scheduler.get_job(name)
-            self.rt.store.set_next_poll(name, job.next_run_time if job else None)
+            if lease.kept and lease.renewed_at is not None:
+                self.leases[name] = lease.renewed_at + lease.ttl.total_seconds()
+            elif self.leases.pop(name, None) is not None:  # not yet noticed by _keep_leases
+                log.warning("%s: lease lost to another daemon during a poll", name)
+            if source.adaptive and report.ok and self._adapt(source, report):
+                job = self.scheduler.get_job(name)
+                self.rt.store.set_next_poll(name, job.next_run_time if job else None)
             outcome = "not_modified" if report.not_modified else ("ok" if report.ok else "error")
             self.metrics.polls.labels(name, outcome).inc()
             self.metrics.items.labels(name).inc(report.stored)
@@ -167,11 +214,10 @@ class Daemon:
         """Renew the leases of polls that run long (a slow site, many new articles), all in
         one transaction a second, so no other daemon starts on a source still being polled."""
         assert self.rt is not None
-        loop = asyncio.get_running_loop()
         while not self.stop_event.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), LEASE_CHECK_SECONDS)
-            now = loop.time()
+            now = time.monotonic()
             due = {
                 name: ttl
                 for name, (ttl, renewed) in self.polling.items()
@@ -187,7 +233,9 @@ class Daemon:
             for name, ttl in due.items():
                 if name in self.polling:
                     self.polling[name] = (ttl, now)
+                    self.leases[name] = now + ttl.total_seconds()
             for name in lost:
+                self.leases.pop(name, None)
                 log.warning("%s: lease lost to another daemon during a poll", name)
 
     def dispatcher_settings(self) -> DispatcherSettings:
@@ -208,7 +256,8 @@ class Daemon:
         except Exception:
             log.exception("gap catch-up failed; will retry")
 
-    def _adapt(self, source: Source, report: PollReport) -> None:
+    def _adapt(self, source: Source, report: PollReport) -> bool:
+        """Whether the source's interval changed (and its job was rescheduled)."""
         current = self.intervals.get(source.name, source.interval)
         window = report.state.window_hours if report.state else None
         nxt = next_interval(source, current, new_items=report.stored, window_hours=window)
@@ -218,6 +267,8 @@ class Daemon:
             if job is not None:
                 job.reschedule(IntervalTrigger(seconds=nxt.total_seconds(), jitter=jitter_for(nxt)))
                 log.info("%s: now polled every %s", source.name, nxt)
+            return True
+        return False
 
     async def _dispatch_loop(self) -> None:
         assert self.rt is not None
@@ -262,6 +313,7 @@ class Daemon:
         old = {s.name: s for s in self.settings.sources if s.enabled}
         fresh = {s.name: s for s in new.sources if s.enabled}
         self.settings = new
+        self.sources = {s.name: s for s in new.sources}
         assert self.rt is not None
         self.rt.settings = new
         self.rt.pipeline.settings = new
@@ -352,4 +404,5 @@ class Daemon:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             rt.store.release_leases(self.owner)
+            self.leases.clear()
         log.info("stopped")

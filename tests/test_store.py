@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 from sqlmodel import SQLModel, select
 
 from monitor.fingerprint import content_hash
 from monitor.sources import SitemapRef, Validators
 from monitor.store.models import Alert, Item
+from monitor.store.polls import PollLease
 from monitor.store.repo import Store
 from monitor.store.search import in_models
 
@@ -97,6 +98,53 @@ def test_a_source_lease_has_one_holder_until_it_lapses_or_is_released(db_url: st
     assert not a.acquire_lease("kabar", "daemon-a", long)
     b.release_leases("daemon-b")
     assert a.acquire_lease("kabar", "daemon-a", long)
+
+
+def test_a_poll_under_a_lease_ends_in_one_transaction_that_renews_it(db_url: str) -> None:
+    a, b = Store.open(db_url), Store.open(db_url)
+    a.poll_state("kabar")
+    assert a.acquire_lease("kabar", "daemon-a", timedelta(milliseconds=1))
+    commits: list[object] = []
+    event.listen(a.engine, "commit", commits.append)
+    when = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    lease = PollLease("daemon-a", timedelta(minutes=5), next_poll=when, held=True)
+    time.sleep(0.01)  # the lease taken above lapsed meanwhile: the write takes it back
+    state = a.record_poll("kabar", error=None, lease=lease)
+    assert len(commits) == 1 and lease.kept
+    assert (state.polls, state.next_poll_at) == (1, when)
+    assert not b.acquire_lease("kabar", "daemon-b", timedelta(minutes=5))  # renewed
+    assert b.source_state("kabar") == state  # written through, not only cached
+
+
+def test_the_write_ending_a_poll_leaves_a_lease_another_daemon_took(db_url: str) -> None:
+    a, b = Store.open(db_url), Store.open(db_url)
+    a.poll_state("kabar")
+    assert a.acquire_lease("kabar", "daemon-a", timedelta(milliseconds=1))
+    time.sleep(0.01)
+    assert b.acquire_lease("kabar", "daemon-b", timedelta(minutes=5))
+    lease = PollLease("daemon-a", timedelta(minutes=5), held=True)
+    a.record_poll("kabar", error=None, lease=lease)
+    assert not lease.kept
+    assert not a.acquire_lease("kabar", "daemon-a", timedelta(minutes=5))
+
+
+def test_cached_poll_state_is_the_last_write_and_the_database_stays_the_truth(
+    db_url: str,
+) -> None:
+    a, b = Store.open(db_url), Store.open(db_url)
+    a.poll_state("kabar")
+    feed = {"https://kabar.kg/rss": Validators('"v1"')}
+    failed = a.record_poll("kabar", error="timeout", lists=feed)
+    reads: list[object] = []
+    event.listen(a.engine, "begin", reads.append)
+    assert a.poll_state("kabar", cached=True) == (failed, feed)
+    assert reads == []  # from memory
+    b.record_poll("kabar", error=None)  # another daemon polled it meanwhile
+    assert a.poll_state("kabar")[0].polls == 2  # read again when not known to be current
+    again = a.record_poll("kabar", error=None)
+    assert (again.polls, again.consecutive_failures) == (3, 0)  # counted in the database
+    restarted = Store.open(db_url)  # a new process starts from the database
+    assert restarted.poll_state("kabar", cached=True) == (again, feed)
 
 
 def test_concurrent_claims_give_the_lease_to_exactly_one_daemon(db_url: str) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
-from monitor.sources import SitemapRef, Validators
+from monitor.sources import Validators
 from monitor.store import search
 from monitor.store.db import make_engine, migrate
 from monitor.store.models import (
@@ -23,7 +23,6 @@ from monitor.store.models import (
     CrawlPage,
     Gap,
     Item,
-    ListState,
     SeenUrl,
     SourceLease,
     SourceLine,
@@ -31,6 +30,7 @@ from monitor.store.models import (
     StoryBand,
     utcnow,
 )
+from monitor.store.polls import PollLease, PollStates
 
 T = TypeVar("T")
 
@@ -61,6 +61,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.polls = PollStates(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -92,17 +93,8 @@ class Store:
     # --- sources ------------------------------------------------------------
 
     def source_state(self, name: str) -> SourceState:
-        with self.session() as s:
-            state = s.exec(select(SourceState).where(SourceState.name == name)).first()
-            if state is None:
-                state = SourceState(name=name)
-                s.add(state)
-                try:
-                    s.commit()
-                except IntegrityError:  # another process created it first
-                    s.rollback()
-                    state = s.exec(select(SourceState).where(SourceState.name == name)).one()
-            return state
+        """The source's state as stored (created if it has none yet)."""
+        return self.polls.load(name)[0]
 
     def source_states(self) -> dict[str, SourceState]:
         with self.session() as s:
@@ -116,48 +108,33 @@ class Store:
         window_hours: float | None | Literal["keep"] = "keep",
         lists: Mapping[str, Validators] | None = None,
         caught_up: bool = False,
+        lease: PollLease | None = None,
     ) -> SourceState:
         """Remember the outcome of one poll in one transaction: success or the error, the
         window it saw, the lists it read in full (by URL), and (``caught_up``) that the
-        catch-up begun with ``begin_catch_up`` is done."""
-        now = utcnow()
-        with self.session() as s:
-            state = s.exec(select(SourceState).where(SourceState.name == name)).one()
-            state.polls += 1
-            state.last_poll_at = now
-            if error is None:
-                state.last_success_at = now
-                state.consecutive_failures = 0
-            else:
-                state.last_error, state.last_error_at = error, now
-                state.consecutive_failures += 1
-            if window_hours != "keep":
-                state.window_hours = window_hours
-            if caught_up and error is None:
-                state.catch_up_from = None
-            s.add(state)
-            if lists:
-                rows = [_list_row(name, url, v, now) for url, v in lists.items()]
-                s.connection().execute(_upsert(s.connection(), ListState, ["source", "url"]), rows)
-            s.commit()
-            return state
+        catch-up begun with ``begin_catch_up`` is done. With ``lease`` the same transaction
+        renews the poller's lease and records the source's next poll."""
+        return self.polls.record(
+            name,
+            error=error,
+            window_hours=window_hours,
+            lists=lists,
+            caught_up=caught_up,
+            lease=lease,
+        )
 
     def begin_catch_up(self, name: str, since: datetime) -> None:
         """Note that a poll reads `name`'s history back to `since`, until record_poll says
         it is done: a poll that dies meanwhile leaves it for the next one."""
-        with self.writing() as w:
-            w.conn.execute(
-                update(SourceState).where(col(SourceState.name) == name).values(catch_up_from=since)
-            )
+        self.polls.begin_catch_up(name, since)
 
-    def poll_state(self, name: str) -> tuple[SourceState, dict[str, Validators]]:
+    def poll_state(
+        self, name: str, *, cached: bool = False
+    ) -> tuple[SourceState, dict[str, Validators]]:
         """What a poll starts from, read together: the source's state, and what each of its
-        lists answered when last read in full, by URL."""
-        with self.session() as s:
-            state = s.exec(select(SourceState).where(SourceState.name == name)).first()
-            q = select(ListState).where(ListState.source == name)
-            lists = {row.url: _validators(row) for row in s.exec(q)}
-        return state or self.source_state(name), lists
+        lists answered when last read in full, by URL. ``cached``: as this process last
+        wrote them, when it has (see PollStates)."""
+        return self.polls.load(name, cached=cached)
 
     # --- backfill checkpoints ------------------------------------------------------
 
@@ -184,12 +161,7 @@ class Store:
             return s.exec(q).one()
 
     def set_next_poll(self, name: str, when: datetime | None) -> None:
-        with self.session() as s:
-            state = s.exec(select(SourceState).where(SourceState.name == name)).first()
-            if state is not None:
-                state.next_poll_at = when
-                s.add(state)
-                s.commit()
+        self.polls.set_next_poll(name, when)
 
     def items_per_source(self) -> dict[str, int]:
         q = select(Item.source, func.count()).group_by(col(Item.source))
@@ -709,21 +681,3 @@ def _upsert(conn: Connection, model: type[SQLModel], keys: list[str]) -> Insert:
     stmt = dialect_insert(table)
     changed = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys + ["id"]}
     return stmt.on_conflict_do_update(index_elements=keys, set_=changed)
-
-
-def _list_row(source: str, url: str, v: Validators, now: datetime) -> dict[str, object]:
-    children = None
-    if v.children is not None:
-        children = [[c.url, c.lastmod.isoformat() if c.lastmod else None] for c in v.children]
-    return {"source": source, "url": url, "etag": v.etag, "last_modified": v.last_modified,
-            "lastmod": v.lastmod, "children": children, "read_at": now}  # fmt: skip
-
-
-def _validators(row: ListState) -> Validators:
-    children = None
-    if row.children is not None:
-        children = tuple(
-            SitemapRef(str(url), datetime.fromisoformat(lastmod) if lastmod else None)
-            for url, lastmod in row.children
-        )
-    return Validators(row.etag, row.last_modified, row.lastmod, children)
