@@ -20,6 +20,7 @@ started because the previous one of the source still ran, or started too late.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import subprocess
@@ -113,14 +114,28 @@ def serve(feeds: Feeds) -> ThreadingHTTPServer:
 
 
 def proc_stats(pid: int) -> tuple[float, float]:
-    """(VmRSS in MB, CPU seconds user + system) of a process, from /proc."""
+    """(VmRSS in MB, CPU seconds user + system) of a process and any processes it started
+    (none today: articles are extracted in the daemon's threads), from /proc."""
     rss = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1]) / 1024
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
-    return rss, (int(fields[11]) + int(fields[12])) / ticks
+    # utime, stime, and those of children it has waited for
+    cpu = sum(int(f) for f in fields[11:15]) / ticks
+    for child in children(pid):
+        child_rss, child_cpu = proc_stats(child)
+        rss, cpu = rss + child_rss, cpu + child_cpu
+    return rss, cpu
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 def write_config(folder: Path, db_url: str, base: str, sources: int, interval: float) -> Path:

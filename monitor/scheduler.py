@@ -14,10 +14,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.alerts.dispatcher import DispatcherSettings, dispatch_due
+from monitor.alerts.dispatcher import DispatcherSettings, client_for, dispatch_due
 from monitor.config import ConfigError, Settings, Source, load_settings
 from monitor.membership import Membership
 from monitor.metrics import Metrics
@@ -271,24 +272,32 @@ class Daemon:
         return False
 
     async def _dispatch_loop(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            ds: DispatcherSettings | None = None
+            client: httpx.AsyncClient | None = None
+            while not self.stop_event.is_set():
+                fresh = self.dispatcher_settings()
+                if client is None or fresh != ds:  # first round, or a reload changed them
+                    await stack.aclose()
+                    client = await stack.enter_async_context(client_for(fresh))
+                ds = fresh
+                await self._dispatch_round(fresh, client)
+
+    async def _dispatch_round(self, ds: DispatcherSettings, client: httpx.AsyncClient) -> None:
+        """One round of deliveries, then the wait for the next."""
         assert self.rt is not None
-        while not self.stop_event.is_set():
-            self.deliver_now.clear()  # a poll that queues alerts from here on wakes the next
-            try:
-                report = await dispatch_due(
-                    self.rt.store, self.settings, dsettings=self.dispatcher_settings()
-                )
-                self.metrics.alerts_sent.inc(report.sent)
-                self.metrics.alerts_failed.inc(report.failed + report.retried)
-                check_silence(self.rt.store, self.settings)
-            except DB_UNAVAILABLE as e:
-                log.error("alert dispatch failed, the database is unavailable (%s)", db_reason(e))
-            except Exception:
-                log.exception("alert dispatch failed; will retry")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._next_round(), self.settings.delivery.every.total_seconds()
-                )
+        self.deliver_now.clear()  # a poll that queues alerts from here on wakes the next
+        try:
+            report = await dispatch_due(self.rt.store, self.settings, client=client, dsettings=ds)
+            self.metrics.alerts_sent.inc(report.sent)
+            self.metrics.alerts_failed.inc(report.failed + report.retried)
+            check_silence(self.rt.store, self.settings)
+        except DB_UNAVAILABLE as e:
+            log.error("alert dispatch failed, the database is unavailable (%s)", db_reason(e))
+        except Exception:
+            log.exception("alert dispatch failed; will retry")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._next_round(), self.settings.delivery.every.total_seconds())
 
     async def _next_round(self) -> None:
         """Until the daemon stops or a poll queues alerts."""

@@ -135,6 +135,14 @@ async def _http(
     if client is not None:
         yield client
         return
+    async with client_for(ds) as own:
+        yield own
+
+
+@asynccontextmanager
+async def client_for(ds: DispatcherSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP client deliveries go through; kept across rounds by a long-running caller
+    (building one reads the system's CA certificates, tens of milliseconds)."""
     verify: ssl.SSLContext | bool = email.tls_context(ds.ca_file) if ds.ca_file else True
     async with httpx.AsyncClient(
         timeout=httpx.Timeout(ds.timeout, connect=ds.connect_timeout),
