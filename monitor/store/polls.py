@@ -66,7 +66,7 @@ class PollStates:
                 row = conn.execute(_select_state(), {"key": name}).one()
             lists = conn.execute(_select_lists(), {"source": name})
             known = {r.url: _validators(r) for r in lists}
-        hit = (SourceState.model_construct(**row._asdict()), known)
+        hit = (SourceState(**row._asdict()), known)
         self._cache[name] = hit
         return hit
 
@@ -102,7 +102,7 @@ class PollStates:
             if lease is not None:
                 renew = {"key": name, "holder": lease.owner, "expires": until, "now": now}
                 lease.kept = bool(conn.execute(_renew(), renew).rowcount)
-        state = SourceState.model_construct(**row._asdict())
+        state = SourceState(**row._asdict())
         known = dict(self._cache[name][1]) if name in self._cache else {}
         known.update(lists or {})
         self._cache[name] = (state, known)
@@ -122,7 +122,7 @@ class PollStates:
         if name in self._cache:
             state, known = self._cache[name]
             self._cache[name] = (
-                SourceState.model_construct(**(state.model_dump() | values)),
+                SourceState(**(state.model_dump() | values)),
                 known,
             )
 
