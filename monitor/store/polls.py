@@ -46,6 +46,16 @@ class PollLease:
     renewed_at: float | None = None
 
 
+@dataclass(frozen=True)
+class PollOutcome:
+    """What a poll found, as the write that ends it records it."""
+
+    error: str | None
+    window_hours: float | None | Literal["keep"] = "keep"
+    lists: Mapping[str, Validators] | None = None
+    caught_up: bool = False
+
+
 class PollStates:
     """The poll states of one process's sources, cached between polls."""
 
@@ -70,21 +80,10 @@ class PollStates:
         self._cache[name] = hit
         return hit
 
-    def forget(self) -> None:
-        self._cache.clear()
-
-    def record(
-        self,
-        name: str,
-        *,
-        error: str | None,
-        window_hours: float | None | Literal["keep"] = "keep",
-        lists: Mapping[str, Validators] | None = None,
-        caught_up: bool = False,
-        lease: PollLease | None = None,
-    ) -> SourceState:
+    def record(self, name: str, outcome: PollOutcome, lease: PollLease | None) -> SourceState:
         """Write the outcome of one poll in one transaction (see Store.record_poll); with
         ``lease``, also renew it and record the source's next poll."""
+        error, window_hours, lists = outcome.error, outcome.window_hours, outcome.lists
         now = utcnow()
         params: dict[str, Any] = {"key": name, "now": now, "error": error}
         if window_hours != "keep":
@@ -93,7 +92,9 @@ class PollStates:
             params["next_poll"] = lease.next_poll
             lease.renewed_at = time.monotonic()
             until = utcnow() + lease.ttl
-        stmt = _record(error is not None, window_hours != "keep", caught_up, lease is not None)
+        stmt = _record(
+            error is not None, window_hours != "keep", outcome.caught_up, lease is not None
+        )
         with self.engine.begin() as conn:
             row = conn.execute(stmt, params).one()
             if lists:

@@ -30,7 +30,7 @@ from monitor.store.models import (
     StoryBand,
     utcnow,
 )
-from monitor.store.polls import PollLease, PollStates
+from monitor.store.polls import PollLease, PollOutcome, PollStates
 
 T = TypeVar("T")
 
@@ -114,14 +114,7 @@ class Store:
         window it saw, the lists it read in full (by URL), and (``caught_up``) that the
         catch-up begun with ``begin_catch_up`` is done. With ``lease`` the same transaction
         renews the poller's lease and records the source's next poll."""
-        return self.polls.record(
-            name,
-            error=error,
-            window_hours=window_hours,
-            lists=lists,
-            caught_up=caught_up,
-            lease=lease,
-        )
+        return self.polls.record(name, PollOutcome(error, window_hours, lists, caught_up), lease)
 
     def begin_catch_up(self, name: str, since: datetime) -> None:
         """Note that a poll reads `name`'s history back to `since`, until record_poll says
