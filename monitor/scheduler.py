@@ -204,6 +204,10 @@ class Daemon:
     def _take_over(self, name: str, when: datetime | None) -> datetime | None:
         """A source that just became this daemon's: polled next at `when` (None: as at a
         start). Returns the time set, or None if there is no such job."""
+        # Whatever this daemon remembers of the source's lease is void: it may have been
+        # ended here when the source was lost, and polled by another daemon since. The
+        # next poll takes the lease from the database and reads the state again.
+        self.leases.pop(name, None)
         job = self.scheduler.get_job(name)
         if job is None:
             return None
