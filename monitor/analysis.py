@@ -1,9 +1,10 @@
 """The CPU-bound stages of one page, runnable in worker processes: extract, then hash,
-MinHash and classify; in a worker, also the page's GET (worker_fetch). Plain data in and
-out.
+MinHash and classify. Plain data in and out.
 
 Kept apart from the pipeline so a worker imports only these stages (trafilatura, dates,
-language, fingerprint, classifier, one HTTP client), not the database or CLI.
+language, fingerprint, classifier), not the HTTP client, the database or the CLI. Pages are
+fetched by the main process, whose requests wait on the network side by side, while the
+workers only compute.
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from monitor import worker_fetch
 from monitor.classify import Classification, Classifier
 from monitor.extract import Extracted, extract
-from monitor.fetch import Exchanged
 from monitor.fingerprint import band_keys, content_hash, signature
 from monitor.language import prepare_model
 
@@ -71,14 +70,10 @@ def _watch_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _worker_init(
-    parent: int, lexicon: Path | None, classify: bool, fetch: worker_fetch.ClientSettings | None
-) -> None:
+def _worker_init(parent: int, lexicon: Path | None, classify: bool) -> None:
     global _classifier
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    if fetch is not None:
-        worker_fetch.start(fetch)
     if classify:
         from monitor.classify.engine import load_classifier
 
@@ -109,28 +104,14 @@ def analyse_page(page: Page, classifier: Classifier | None) -> PageResult:
     return PageResult(ext, analyse(title, ext.text, language, classifier))
 
 
+def analyse_page_in_worker(page: Page) -> PageResult:
+    """``analyse_page`` in a pool worker, with the worker's own classifier."""
+    return analyse_page(page, _classifier)
+
+
 def analyse_in_worker(title: str | None, text: str, language: str | None) -> Analysis:
     """``analyse`` in a pool worker, with the worker's own classifier."""
     return analyse(title, text, language, _classifier)
-
-
-@dataclass(frozen=True)
-class Listed:
-    """What the listing said of an article: the hints its analysis starts from."""
-
-    feed_date: datetime | None
-    language_hint: str | None
-    title_hint: str | None
-
-
-def fetch_and_analyse(url: str, headers: dict[str, str], listed: Listed) -> Exchanged:
-    """One GET of an article page in a pool worker (``process_pool(fetch=...)``), and for
-    a page its analysis, as ``analysed`` (a PageResult)."""
-    got, content, encoding = worker_fetch.get(url, headers, "html")
-    if got.error is not None or got.location is not None or got.status == 304:
-        return got
-    page = Page(content, encoding, url, listed.feed_date, listed.language_hint, listed.title_hint)
-    return replace(got, analysed=analyse_page(page, _classifier))
 
 
 def ready() -> bool:
@@ -143,15 +124,13 @@ def process_pool(
     *,
     lexicon: Path | None = None,
     classify: bool = True,
-    fetch: worker_fetch.ClientSettings | None = None,
 ) -> ProcessPoolExecutor:
-    """Analysis workers; with ``fetch`` (the Fetcher's client settings) they also fetch pages
-    (``fetch_and_analyse``). Spawned rather than forked: the parent runs an event loop and
+    """Analysis workers. Spawned rather than forked: the parent runs an event loop and
     holds database connections, and a fresh process also keeps the workers small."""
     prepare_model()  # unpacked here once, not by each worker at the same time
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_worker_init,
-        initargs=(os.getpid(), lexicon, classify, fetch),
+        initargs=(os.getpid(), lexicon, classify),
     )

@@ -23,19 +23,18 @@ from monitor import source_lines
 from monitor.alerts.routing import channel_wants
 from monitor.analysis import (
     Analysis,
-    Listed,
     Page,
     PageResult,
     analyse,
     analyse_in_worker,
     analyse_page,
-    fetch_and_analyse,
+    analyse_page_in_worker,
 )
 from monitor.batch_index import BatchIndex, best_story
 from monitor.classify import Classification, Classifier, Evidence
 from monitor.config import Settings, Source
 from monitor.extract import Extracted, PageTooComplex
-from monitor.fetch import Exchanged, Fetcher, FetchError, FetchResult
+from monitor.fetch import Fetcher, FetchError, FetchResult
 from monitor.fingerprint import pack
 from monitor.sources import DateRange, Entry
 from monitor.store.archive import write_text_file
@@ -246,25 +245,17 @@ class Articles:
     async def _fetch_and_analyse(
         self, entry: Entry, source: Source, pool: Executor | None
     ) -> tuple[FetchResult, PageResult]:
-        """The page, and its analysis. With a pool, each GET is made by a worker, which
-        analyses the page there (the Fetcher still decides every request); without one,
-        the page is fetched here and analysed off the event loop."""
+        """The page, fetched here (requests to many hosts wait on the network side by
+        side), and its analysis, made in a worker or, without a pool, off the event loop."""
         fetcher = self.fetcher
         if fetcher is None:
             raise RuntimeError("this article path was built without an HTTP client")
-        loop = asyncio.get_running_loop()
-        listed = Listed(entry.published, source.language, entry.title)
-        if pool is not None:
-
-            async def exchange(url: str, headers: dict[str, str]) -> Exchanged:
-                return await loop.run_in_executor(pool, fetch_and_analyse, url, headers, listed)
-
-            page = await fetcher.get(entry.url, accept="html", exchange=exchange)
-            assert isinstance(page.analysed, PageResult)
-            return page, page.analysed
         page = await fetcher.get(entry.url, accept="html")
-        found = Page(page.content, page.encoding, page.url, listed.feed_date,
-                     listed.language_hint, listed.title_hint)  # fmt: skip
+        found = Page(page.content, page.encoding, page.url, entry.published, source.language,
+                     entry.title)  # fmt: skip
+        if pool is not None:
+            loop = asyncio.get_running_loop()
+            return page, await loop.run_in_executor(pool, analyse_page_in_worker, found)
         return page, await asyncio.to_thread(analyse_page, found, self.classifier)
 
     async def _recall_ahead(self, doc: Document, pool: Executor) -> tuple[str, Analysis] | None:

@@ -47,7 +47,6 @@ from monitor.fetch import FetchError
 from monitor.pipeline import Pipeline
 from monitor.sources import DateRange, Entry, ListPage, SourceError, entry_days, reader_for
 from monitor.sources.lists import Lists
-from monitor.worker_fetch import ClientSettings
 
 __all__ = ["Backfill", "BackfillReport", "BackfillResult", "DateRange", "Planned"]
 
@@ -181,12 +180,10 @@ class Backfill:
         """Backfill each source (concurrently); never raises for a source or article."""
         self._own_roots = {s.url for s in sources if s.kind == "sitemap"}
         if self.workers > 0 and not self.dry_run:
-            fetcher = self.pipeline.fetcher
             self._pool = process_pool(
                 self.workers,
                 lexicon=self.pipeline.settings.lexicon,
                 classify=self.pipeline.classifier is not None,
-                fetch=ClientSettings.of(self.pipeline.settings.fetch, fetcher.user_agent),
             )
             for _ in range(self.workers):  # start the workers while discovery runs
                 self._pool.submit(ready)

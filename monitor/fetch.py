@@ -10,7 +10,7 @@ import logging
 import random
 import re
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +31,7 @@ from monitor.redact import redact
 if TYPE_CHECKING:
     from monitor.config import FetchSettings
 
-__all__ = ["Accept", "Exchange", "Exchanged", "FetchError", "FetchResult", "Fetcher"]
+__all__ = ["Accept", "FetchError", "FetchResult", "Fetcher"]
 
 _log = logging.getLogger("monitor.fetch")
 
@@ -110,9 +110,6 @@ class FetchResult:
     etag: str | None
     last_modified: str | None
     headers: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
-    # What an exchange (see Exchanged) made of the page where it was fetched; the content
-    # then stays there.
-    analysed: object = field(default=None, repr=False, compare=False)
 
     @property
     def not_modified(self) -> bool:
@@ -126,26 +123,6 @@ class FetchResult:
 @dataclass(frozen=True)
 class _Redirect:
     location: str
-
-
-@dataclass(frozen=True)
-class Exchanged:
-    """One GET made elsewhere (an analysis worker): what came back, as plain data."""
-
-    status: int = 0
-    location: str | None = None  # a redirect's target, as sent
-    set_cookies: tuple[str, ...] = ()
-    error: FetchError | None = None
-    retryable: bool = False
-    retry_after: float | None = None
-    media: str = ""
-    etag: str | None = None
-    last_modified: str | None = None
-    analysed: object = None  # what the exchange made of a 2xx page
-
-
-# Makes one GET of a URL with the given headers, somewhere else; never follows redirects.
-Exchange = Callable[[str, dict[str, str]], Awaitable[Exchanged]]
 
 
 class _RedirectSeen(Exception):
@@ -247,17 +224,12 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: Accept = "any",
-        exchange: Exchange | None = None,
     ) -> FetchResult:
         """GET `url`, following redirects; raise FetchError when it cannot be had.
 
         With `etag`/`last_modified` the request is conditional and an unchanged page comes
         back as a result with status 304 and no content. accept="html" refuses responses
         that are not web pages (reason "not_html") before reading their body.
-
-        With `exchange`, each request is made by it (in a worker process), under this
-        fetcher's robots rules, host limits, retries, redirects and cookies; the result's
-        ``analysed`` is then what the exchange made of the page.
         """
         headers = {"Accept": _ACCEPT_HEADERS[accept]}
         if etag:
@@ -271,7 +243,6 @@ class Fetcher:
             obey_robots=self._settings.obey_robots,
             retries=self._settings.retries,
             validators=(etag, last_modified),
-            exchange=exchange,
         )
 
     async def robots_sitemaps(self, url: str) -> list[str]:
@@ -310,7 +281,6 @@ class Fetcher:
         retries: int,
         validators: tuple[str | None, str | None] = (None, None),
         max_redirects: int | None = None,
-        exchange: Exchange | None = None,
     ) -> FetchResult:
         _check_url(url)
         start = current = urldefrag(url).url
@@ -323,9 +293,7 @@ class Fetcher:
             try:
                 if obey_robots:
                     await self._obey_robots(current)
-                outcome = await self._with_retries(
-                    current, headers, accept, retries, validators, exchange
-                )
+                outcome = await self._with_retries(current, headers, accept, retries, validators)
             except FetchError as e:
                 if current == start:
                     raise
@@ -355,14 +323,11 @@ class Fetcher:
         accept: Accept,
         retries: int,
         validators: tuple[str | None, str | None],
-        exchange: Exchange | None = None,
     ) -> FetchResult | _Redirect:
         limit = self._settings.max_retry_after.total_seconds()
         attempt = 0
         while True:
             try:
-                if exchange is not None:
-                    return await self._exchange(url, headers, exchange)
                 return await self._attempt(url, headers, accept, validators)
             except _Retryable as failure:
                 error = failure.error
@@ -430,35 +395,6 @@ class Fetcher:
             raise _Retryable(FetchError(url, "timeout", detail)) from None
         except (httpx.HTTPError, httpx.InvalidURL) as e:
             raise http_failure(url, e) from None
-
-    async def _exchange(
-        self, url: str, headers: dict[str, str], exchange: Exchange
-    ) -> FetchResult | _Redirect:
-        """One request made by `exchange`, in this host's turn and with this client's
-        cookies. The exchange keeps its own deadline: its worker cannot be interrupted."""
-        if self._settings.block_private_addresses:
-            await _check_public(url)
-        if self._client.cookies.jar:
-            request = httpx.Request("GET", url, headers=headers)
-            self._client.cookies.set_cookie_header(request)
-            headers = dict(request.headers)
-        async with self._gate(url).turn():
-            got = await exchange(url, headers)
-        if got.set_cookies:
-            answer = httpx.Response(
-                got.status,
-                headers=[("set-cookie", c) for c in got.set_cookies],
-                request=httpx.Request("GET", url),
-            )
-            self._client.cookies.extract_cookies(answer)
-        if got.error is not None:
-            if got.retryable:
-                raise _Retryable(got.error, got.retry_after)
-            raise got.error
-        if got.location is not None:
-            return _Redirect(got.location)
-        return FetchResult(url, got.status, b"", got.media, None, got.etag, got.last_modified,
-                           analysed=got.analysed)  # fmt: skip
 
     async def _receive(
         self,
