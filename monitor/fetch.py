@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import charset_normalizer
@@ -25,11 +25,9 @@ import httpx
 
 import monitor
 from monitor import robots
+from monitor.config import FetchSettings
 from monitor.files import bom_encoding
 from monitor.redact import redact
-
-if TYPE_CHECKING:
-    from monitor.config import FetchSettings
 
 __all__ = ["Accept", "FetchError", "FetchResult", "Fetcher"]
 
@@ -393,8 +391,16 @@ class Fetcher:
         except TimeoutError:
             detail = f"no complete response within {self._deadline:g}s"
             raise _Retryable(FetchError(url, "timeout", detail)) from None
-        except (httpx.HTTPError, httpx.InvalidURL) as e:
-            raise http_failure(url, e) from None
+        except httpx.TimeoutException as e:
+            detail = f"timed out ({type(e).__name__})"
+            raise _Retryable(FetchError(url, "timeout", detail)) from None
+        except httpx.InvalidURL as e:
+            raise FetchError(url, "bad_url", f"unusable URL: {e}") from None
+        except httpx.DecodingError as e:
+            raise FetchError(url, "decode", f"cannot decode the response body: {e}") from None
+        except httpx.TransportError as e:
+            detail = f"network error: {e or type(e).__name__}"
+            raise _Retryable(FetchError(url, "network", detail)) from None
 
     async def _receive(
         self,
@@ -403,20 +409,34 @@ class Fetcher:
         accept: Accept,
         validators: tuple[str | None, str | None],
     ) -> FetchResult:
-        head = check_head(url, response.status_code, response.reason_phrase, response.headers,
-                          accept, self._settings.max_bytes, validators)  # fmt: skip
-        if isinstance(head, FetchResult):
-            # A 304 is read to its (empty) end: a response left unread closes its connection,
-            # and every poll of an unchanged feed would pay a new TCP (and TLS) handshake.
+        status = response.status_code
+        media = _media_type(response.headers.get("content-type"))
+        etag = response.headers.get("etag")
+        last_modified = response.headers.get("last-modified")
+        if status == 304:
+            # Read to its (empty) end: a response left unread closes its connection, and
+            # every poll of an unchanged feed would pay a new TCP (and TLS) handshake.
             await response.aread()
-            return head
+            # Keep the validators we sent when the server does not repeat them.
+            return FetchResult(
+                url, 304, b"", media, None, etag or validators[0], last_modified or validators[1]
+            )
+        if not 200 <= status < 300:
+            error = FetchError(url, f"http_{status}", f"HTTP {status} {response.reason_phrase}")
+            if status == 429 or status >= 500:
+                raise _Retryable(error, parse_retry_after(response.headers.get("retry-after")))
+            raise error
+        if accept == "html" and not _may_be_html(media):
+            raise FetchError(url, "not_html", f"not an HTML page ({media})")
+        max_bytes = self._settings.max_bytes
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > max_bytes:
+            raise FetchError(url, "too_large", f"body of {length} bytes is over {max_bytes}")
         content = await self._read_body(url, response, sniff=accept == "html")
-        media = head
-        encoding = charset(response.headers.get("content-type"), content, media)
+        encoding = _charset(response.headers.get("content-type"), content, media)
         return FetchResult(
-            url, response.status_code, content, media, encoding,
-            response.headers.get("etag"), response.headers.get("last-modified"), response.headers,
-        )  # fmt: skip
+            url, status, content, media, encoding, etag, last_modified, response.headers
+        )
 
     async def _read_body(self, url: str, response: httpx.Response, *, sniff: bool) -> bytes:
         """Read at most max_bytes of the decoded body, stopping as soon as it is exceeded.
@@ -424,10 +444,18 @@ class Fetcher:
         aiter_bytes yields content-decoded chunks, so a gzip bomb hits the cap too (one raw
         chunk can still expand in memory before the check).
         """
-        body = BodyCap(url, self._settings.max_bytes, sniff=sniff)
+        max_bytes = self._settings.max_bytes
+        body = bytearray()
         async for chunk in response.aiter_bytes():
-            body.add(chunk)
-        return body.done()
+            body += chunk
+            if len(body) > max_bytes:
+                raise FetchError(url, "too_large", f"body is over {max_bytes} bytes")
+            if sniff and len(body) >= _SNIFF_BYTES:
+                _refuse_binary(url, body)
+                sniff = False
+        if sniff:
+            _refuse_binary(url, body)
+        return bytes(body)
 
     def _gate(self, url: str) -> _HostGate:
         parts = urlsplit(url)
@@ -472,74 +500,6 @@ class Fetcher:
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def http_failure(url: str, e: httpx.HTTPError | httpx.InvalidURL) -> Exception:
-    """The FetchError (or _Retryable one) for an exception of httpx."""
-    if isinstance(e, httpx.TimeoutException):
-        return _Retryable(FetchError(url, "timeout", f"timed out ({type(e).__name__})"))
-    if isinstance(e, httpx.InvalidURL):
-        return FetchError(url, "bad_url", f"unusable URL: {e}")
-    if isinstance(e, httpx.DecodingError):
-        return FetchError(url, "decode", f"cannot decode the response body: {e}")
-    if isinstance(e, httpx.TransportError):
-        return _Retryable(FetchError(url, "network", f"network error: {e or type(e).__name__}"))
-    raise e
-
-
-def check_head(
-    url: str,
-    status: int,
-    reason: str,
-    headers: Mapping[str, str],
-    accept: Accept,
-    max_bytes: int,
-    validators: tuple[str | None, str | None] = (None, None),
-) -> FetchResult | str:
-    """What a response's status and headers decide before its body is read: a result (304),
-    an error raised (FetchError, or _Retryable for 429 and 5xx), or the media type to go on."""
-    media = _media_type(headers.get("content-type"))
-    if status == 304:
-        # Keep the validators we sent when the server does not repeat them.
-        etag, last_modified = headers.get("etag"), headers.get("last-modified")
-        return FetchResult(
-            url, 304, b"", media, None, etag or validators[0], last_modified or validators[1]
-        )
-    if not 200 <= status < 300:
-        error = FetchError(url, f"http_{status}", f"HTTP {status} {reason}")
-        if status == 429 or status >= 500:
-            raise _Retryable(error, parse_retry_after(headers.get("retry-after")))
-        raise error
-    if accept == "html" and not _may_be_html(media):
-        raise FetchError(url, "not_html", f"not an HTML page ({media})")
-    length = headers.get("content-length", "")
-    if length.isdigit() and int(length) > max_bytes:
-        raise FetchError(url, "too_large", f"body of {length} bytes is over {max_bytes}")
-    return media
-
-
-class BodyCap:
-    """A body read chunk by chunk: at most max_bytes, and (``sniff``) not a known binary.
-
-    Chunks are content-decoded, so a gzip bomb hits the cap too (one raw chunk can still
-    expand in memory before the check)."""
-
-    def __init__(self, url: str, max_bytes: int, *, sniff: bool) -> None:
-        self.url, self.max_bytes, self.sniff = url, max_bytes, sniff
-        self.body = bytearray()
-
-    def add(self, chunk: bytes) -> None:
-        self.body += chunk
-        if len(self.body) > self.max_bytes:
-            raise FetchError(self.url, "too_large", f"body is over {self.max_bytes} bytes")
-        if self.sniff and len(self.body) >= _SNIFF_BYTES:
-            _refuse_binary(self.url, self.body)
-            self.sniff = False
-
-    def done(self) -> bytes:
-        if self.sniff:
-            _refuse_binary(self.url, self.body)
-        return bytes(self.body)
 
 
 def _check_url(url: str) -> None:
@@ -645,7 +605,7 @@ def _codec(name: bytes | str) -> str | None:
     return _SUPERSETS.get(codec, codec)
 
 
-def charset(content_type: str | None, content: bytes, media: str) -> str | None:
+def _charset(content_type: str | None, content: bytes, media: str) -> str | None:
     """The body's encoding: BOM, header charset, <meta>, XML declaration, then detection."""
     if not content or not _is_textual(media):
         return None
