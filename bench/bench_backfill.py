@@ -233,6 +233,16 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+def proc_cpu(pid: int) -> float:
+    """utime + stime of one process in seconds (Linux /proc), 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def tree_pss(pid: int) -> int:
     """PSS in bytes of `pid` and all its descendants: shared pages divided among them."""
     total, todo = 0, [pid]
@@ -294,6 +304,7 @@ def run_backfill(base: str, workers: int, timings: bool = False) -> dict[str, fl
     peak = peak_pss = 0
     sampler_cpu = 0.0
     stop = threading.Event()
+    worker_cpu: dict[int, float] = {}  # the last CPU time seen of each worker
 
     def sample() -> None:
         nonlocal peak, peak_pss, sampler_cpu
@@ -302,6 +313,8 @@ def run_backfill(base: str, workers: int, timings: bool = False) -> dict[str, fl
             peak = max(peak, tree_rss(os.getpid()))
             if n % 5 == 0:
                 peak_pss = max(peak_pss, tree_pss(os.getpid()))
+                for kid in _children(os.getpid()):
+                    worker_cpu[kid] = max(worker_cpu.get(kid, 0.0), proc_cpu(kid))
             n += 1
             time.sleep(0.05)
         sampler_cpu = time.thread_time()
@@ -340,7 +353,7 @@ def run_backfill(base: str, workers: int, timings: bool = False) -> dict[str, fl
     main_cpu = time.process_time() - cpu0 - sampler_cpu
     out = {"seconds": took, "stored": stored, "fetched": fetched, "peak_tree": peak,
            "peak_pss": peak_pss, "rusage": usage, "main_cpu": main_cpu,
-           "sampler_cpu": sampler_cpu}  # fmt: skip
+           "sampler_cpu": sampler_cpu, "workers_cpu": sum(worker_cpu.values())}  # fmt: skip
     for name, (seconds, calls) in spent.items():
         out[f"ms_per_call:{name}"] = seconds / max(calls, 1) * 1000
         out[f"ms_per_article:{name}"] = seconds / max(stored, 1) * 1000
@@ -379,12 +392,14 @@ def main() -> None:
             rows["bare"].append(time_pool(_bare, pages, args.workers))
             rows["precise"].append(time_pool(_bare_precise, pages, args.workers))
             rows["extract"].append(time_pool(_ours, pages, args.workers))
+            server_cpu = proc_cpu(server.pid or 0)
             out = subprocess.run(
                 [sys.executable, __file__, "--backfill-only", base,
                  "--workers", str(args.workers)] + (["--timings"] if args.timings else []),
                 capture_output=True, text=True, check=True,
             )  # fmt: skip
             res = json.loads(out.stdout.strip().splitlines()[-1])
+            res["server_cpu"] = proc_cpu(server.pid or 0) - server_cpu
             if res["stored"] != len(pages):
                 print(f"warning: stored {res['stored']} of {len(pages)}", file=sys.stderr)
             rows["backfill"].append(res["seconds"])
@@ -414,6 +429,11 @@ def main() -> None:
     print(f"backfill main process CPU (all its threads): {last['main_cpu'] / n * 1000:.1f} ms "
           f"per article (target <= 3 ms); the bench's memory sampler thread used "
           f"{last['sampler_cpu'] / n * 1000:.1f} ms more, not counted")  # fmt: skip
+    cpu = {k: last[f"{k}_cpu"] for k in ("main", "workers", "server")}
+    print(f"CPU during the backfill: main {cpu['main']:.1f} s, workers {cpu['workers']:.1f} s "
+          f"(sampled every 250 ms), local server {cpu['server']:.1f} s; sum "
+          f"{sum(cpu.values()):.1f} s of the {os.cpu_count()} x {last['seconds']:.1f} s the run "
+          f"had")  # fmt: skip
     for key, value in last.items():
         if key.startswith("ms_per_call:"):
             name = key.split(":", 1)[1]
