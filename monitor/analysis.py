@@ -53,12 +53,6 @@ def analyse(
     return Analysis(content_hash(text), verdict, sig, band_keys(sig))
 
 
-@dataclass(frozen=True)
-class PageResult:
-    extracted: Extracted | None
-    analysis: Analysis | None  # of (extracted title or title_hint, text, language)
-
-
 # The classifier of this worker process, loaded once by the pool initializer.
 _classifier: Classifier | None = None
 
@@ -90,23 +84,12 @@ class Page:
     url: str  # after redirects
     feed_date: datetime | None
     language_hint: str | None
-    title_hint: str | None
 
 
-def analyse_page(page: Page, classifier: Classifier | None) -> PageResult:
-    """Decode (as FetchResult.text does), extract and analyse one fetched page."""
+def extract_page(page: Page) -> Extracted | None:
+    """Decode (as FetchResult.text does) and extract one fetched page."""
     html = page.content.decode(page.encoding or "utf-8", errors="replace")
-    hint = page.language_hint
-    ext = extract(html, page.url, feed_date=page.feed_date, language_hint=hint)
-    if ext is None or not ext.text.strip():
-        return PageResult(ext, None)
-    title, language = ext.title or page.title_hint, ext.language or hint
-    return PageResult(ext, analyse(title, ext.text, language, classifier))
-
-
-def analyse_page_in_worker(page: Page) -> PageResult:
-    """``analyse_page`` in a pool worker, with the worker's own classifier."""
-    return analyse_page(page, _classifier)
+    return extract(html, page.url, feed_date=page.feed_date, language_hint=page.language_hint)
 
 
 def analyse_in_worker(title: str | None, text: str, language: str | None) -> Analysis:

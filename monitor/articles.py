@@ -1,8 +1,9 @@
 """One article, the same way for a poll, a catch-up and a backfill.
 
-fetch the page (async, polite) -> analyse it: extract, content hash, MinHash, classify (pure;
-here, or in a worker process) -> its Document -> store it with its story and queued alerts,
-a batch of articles per transaction -> its Outcome.
+fetch the page (async, polite) -> extract it (in a worker process or a thread) -> its
+Document -> its text without its source's known furniture lines -> analyse that text:
+content hash, MinHash, classify (in a worker process or a thread) -> store it with its story
+and queued alerts, a batch of articles per transaction -> its Outcome.
 
 What happened to each article is returned as an Outcome; reports are sums of outcomes.
 """
@@ -21,15 +22,7 @@ from typing import Literal, TypeVar
 
 from monitor import source_lines
 from monitor.alerts.routing import channel_wants
-from monitor.analysis import (
-    Analysis,
-    Page,
-    PageResult,
-    analyse,
-    analyse_in_worker,
-    analyse_page,
-    analyse_page_in_worker,
-)
+from monitor.analysis import Analysis, Page, analyse, analyse_in_worker, extract_page
 from monitor.batch_index import BatchIndex, best_story
 from monitor.classify import Classification, Classifier, Evidence
 from monitor.config import Settings, Source
@@ -146,16 +139,15 @@ class Document:
 
 @dataclass
 class ToStore:
-    """A document waiting to be stored, with its analysis when a worker process made it."""
+    """A document waiting to be stored, with the analysis made off the event loop."""
 
     doc: Document
     options: StoreOptions
-    analysis: Analysis | None = None
+    # A text and its analysis: the document's text without its source's furniture lines
+    # as known when it came in, which is what storing it most likely finds.
+    analysed: tuple[str, Analysis] | None = None
     listed_as: str = ""  # the URL it was listed under (default: the document's)
     fetched: bool = True
-    # The text without its source's furniture lines as known when it came in, and that
-    # text's analysis from a worker process: what storing it most likely finds.
-    recalled: tuple[str, Analysis] | None = None
 
 
 def document_from_page(ext: Extracted, entry: Entry, source: Source, page_url: str) -> Document:
@@ -210,12 +202,11 @@ class Articles:
         self._busy += 1
         try:
             try:
-                page, result = await self._fetch_and_analyse(entry, source, pool)
+                page, ext = await self._fetch_and_extract(entry, source, pool)
             except FetchError as e:
                 return self.unusable(entry.url, source, e.reason, e)
             except PageTooComplex as e:
                 return self.unusable(entry.url, source, "too_complex", f"skipped: {e}", True)
-            ext = result.extracted
             if ext is None or not ext.text.strip():
                 urls = [entry.url, canonical_url(page.url)]
                 self.store.mark_urls(urls, source=source.name, outcome="no_text", item_id=None)
@@ -225,8 +216,8 @@ class Articles:
             if window and doc.published and not window.contains(doc.published.date()):
                 # Not stored, and not "seen": a later poll or a wider backfill may want it.
                 return Outcome(entry.url, "out_of_range", fetched=True)
-            ahead = await self._recall_ahead(doc, pool) if pool is not None else None
-            return await self._store(ToStore(doc, options, result.analysis, entry.url, True, ahead))
+            analysed = await self._analyse(doc, pool)
+            return await self._store(ToStore(doc, options, analysed, entry.url))
         finally:
             self._busy -= 1
 
@@ -242,34 +233,34 @@ class Articles:
         self.store.mark_urls([url], source=source.name, outcome="skipped", item_id=None)
         return Outcome(url, "skipped", reason, fetched=fetched)
 
-    async def _fetch_and_analyse(
+    async def _fetch_and_extract(
         self, entry: Entry, source: Source, pool: Executor | None
-    ) -> tuple[FetchResult, PageResult]:
+    ) -> tuple[FetchResult, Extracted | None]:
         """The page, fetched here (requests to many hosts wait on the network side by
-        side), and its analysis, made in a worker or, without a pool, off the event loop."""
+        side), and extracted in a worker or, without a pool, off the event loop."""
         fetcher = self.fetcher
         if fetcher is None:
             raise RuntimeError("this article path was built without an HTTP client")
         page = await fetcher.get(entry.url, accept="html")
-        found = Page(page.content, page.encoding, page.url, entry.published, source.language,
-                     entry.title)  # fmt: skip
+        found = Page(page.content, page.encoding, page.url, entry.published, source.language)
+        if pool is not None:
+            return page, await asyncio.get_running_loop().run_in_executor(pool, extract_page, found)
+        return page, await asyncio.to_thread(extract_page, found)
+
+    async def _analyse(self, doc: Document, pool: Executor | None) -> tuple[str, Analysis]:
+        """The text without the furniture lines its source is known for now, and its
+        analysis, made in a worker or off the event loop: storing recalls the lines again
+        in its own transaction and analyses again only if more were learnt meanwhile."""
+        memory = await self._in_store_thread(self._recall, doc)
+        text = memory.text if memory is not None and memory.removed else doc.text
         if pool is not None:
             loop = asyncio.get_running_loop()
-            return page, await loop.run_in_executor(pool, analyse_page_in_worker, found)
-        return page, await asyncio.to_thread(analyse_page, found, self.classifier)
-
-    async def _recall_ahead(self, doc: Document, pool: Executor) -> tuple[str, Analysis] | None:
-        """The text without the furniture lines its source is known for now, and its
-        analysis made in a worker, when any line goes: storing checks again, in its own
-        transaction, and analyses here only if more lines were learnt meanwhile."""
-        memory = await self._in_store_thread(self._recall, doc)
-        if memory is None or not memory.removed:
-            return None
-        loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(
-            pool, analyse_in_worker, doc.title, memory.text, doc.language
-        )
-        return memory.text, found
+            found = await loop.run_in_executor(
+                pool, analyse_in_worker, doc.title, text, doc.language
+            )
+        else:
+            found = await asyncio.to_thread(analyse, doc.title, text, doc.language, self.classifier)
+        return text, found
 
     def _recall(self, doc: Document) -> source_lines.Recalled | None:
         with self.store.writing() as w:
@@ -366,15 +357,16 @@ class Articles:
 
     def _store_one(self, w: Writer, one: ToStore, index: BatchIndex) -> tuple[Item | None, int]:
         """The stored item (None for a duplicate) and the alerts queued with it."""
-        doc, options, found = one.doc, one.options, one.analysis
+        doc, options = one.doc, one.options
         memory = (
             None if doc.verbatim else source_lines.recall(w, doc.source.name, doc.title, doc.text)
         )
-        if memory and memory.removed:  # the worker's hash and verdict were of the text before
-            doc, found = replace(doc, text=memory.text), None
-            if one.recalled is not None and one.recalled[0] == memory.text:
-                found = one.recalled[1]
-        found = found or analyse(doc.title, doc.text, doc.language, self.classifier)
+        if memory and memory.removed:
+            doc = replace(doc, text=memory.text)
+        if one.analysed is not None and one.analysed[0] == doc.text:
+            found = one.analysed[1]
+        else:  # not analysed yet, or more lines were learnt since
+            found = analyse(doc.title, doc.text, doc.language, self.classifier)
         # The same text, or this URL with an older text: only the URLs are recorded.
         if (known := index.matching_item(found, doc.url)) is not None:
             w.mark_urls(doc.urls, source=doc.source.name, outcome="duplicate", item_id=known)
@@ -440,9 +432,8 @@ class Articles:
 
 
 def _index(w: Writer, batch: Sequence[ToStore]) -> BatchIndex:
-    """The look-ups of the batch's articles analysed in worker processes, read at once."""
-    ahead = [(one.analysis, one.doc.url) for one in batch if one.analysis is not None]
-    ahead += [(one.recalled[1], one.doc.url) for one in batch if one.recalled is not None]
+    """The look-ups of the batch's articles analysed before storing, read at once."""
+    ahead = [(one.analysed[1], one.doc.url) for one in batch if one.analysed is not None]
     return BatchIndex(w, [a for a, _ in ahead], [url for _, url in ahead])
 
 
