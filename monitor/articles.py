@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -438,4 +438,4 @@ def _index(w: Writer, batch: Sequence[ToStore]) -> BatchIndex:
 
 
 def evidence_dict(e: Evidence) -> dict[str, object]:
-    return asdict(e)
+    return dict(vars(e))  # its fields are plain values: asdict's deep copy cost 0.1 ms

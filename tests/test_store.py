@@ -177,3 +177,30 @@ def test_daemons_started_together_on_a_new_postgresql_database_all_open_it(pg_ur
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
     with Store.open(pg_url) as store:
         assert "item" in inspect(store.engine).get_table_names()
+
+
+def test_writes_held_back_in_a_transaction_are_seen_by_its_reads_and_kept_in_order(
+    db_url: str,
+) -> None:
+    from monitor.store.models import SeenUrl
+    from monitor.store.queries import ItemQuery, iter_items
+
+    store = Store.open(db_url)
+    try:
+        with store.writing() as w:
+            first = make_item("Саммит ОИС в Джидде.", "https://a.kz/1")
+            first.signature = b"\x01" * 16
+            w.insert_item(first, ["https://a.kz/1"], bands=[11, 12, 13])
+            # The next article of the batch finds the first one as a story candidate ...
+            [cand] = w.story_candidates([12, 99])
+            assert (cand.item_id, cand.story_id) == (first.id, first.id)
+            # ... and a later mark of the same URL does not replace its first outcome.
+            w.mark_urls(["https://a.kz/1", "https://a.kz/2"], source="s1", outcome="duplicate",
+                        item_id=first.id)  # fmt: skip
+        with store.session() as s:
+            outcomes = {u.url: u.outcome for u in s.exec(select(SeenUrl))}
+        assert outcomes == {"https://a.kz/1": "stored", "https://a.kz/2": "duplicate"}
+        assert [i.id for i in iter_items(store, ItemQuery(text="Джидде"))] == [first.id]
+        assert store.item(first.id or 0).story_id == first.id  # type: ignore[union-attr]
+    finally:
+        store.close()

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Connection, Engine, Insert, bindparam, case, delete, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -293,7 +293,9 @@ class Store:
         by another writer meanwhile."""
         try:
             with self.engine.begin() as conn:
-                yield Writer(conn)
+                w = Writer(conn)
+                yield w
+                w.flush()
         except IntegrityError as e:
             raise WriteConflict(str(e.orig)) from e
 
@@ -447,21 +449,38 @@ class Writer:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        # Rows held back until a read may need them or the transaction ends, then written
+        # with one statement each: a batch of articles costs a handful of statements
+        # instead of a handful per article.
+        self._urls: list[dict[str, Any]] = []
+        self._bands: list[dict[str, int]] = []
+        self._own_story: list[dict[str, int]] = []
+        self._search: list[tuple[int, str | None, str]] = []
+
+    def flush(self) -> None:
+        """Write the rows held back, in the order they came (a URL keeps its first)."""
+        if self._urls:
+            self.conn.execute(self._insert_ignoring_conflicts(SeenUrl), self._urls)
+        if self._own_story:
+            self.conn.execute(_SET_OWN_STORY, self._own_story)
+        if self._bands:
+            self.conn.execute(insert(StoryBand), self._bands)
+        search.index_items(self.conn, self._search)
+        self._urls, self._bands, self._own_story, self._search = [], [], [], []
 
     def mark_urls(
         self, urls: Sequence[str], *, source: str, outcome: str, item_id: int | None
     ) -> None:
         """Remember URLs with their outcome; a URL already remembered keeps its first."""
         now = utcnow()
-        rows = [
+        self._urls += [
             {"url": u, "source": source, "outcome": outcome, "item_id": item_id, "seen_at": now}
             for u in dict.fromkeys(urls)
         ]
-        if rows:
-            self.conn.execute(self._insert_ignoring_conflicts(SeenUrl), rows)
 
     def known_lines(self, source: str, keys: Sequence[int]) -> dict[int, tuple[int, bool]]:
         """Of the line keys asked, those ``source`` has seen: key -> (items, is a title)."""
+        # No flush: lines are learnt at once, and nothing held back is read here.
         if not keys:
             return {}
         rows = self.conn.execute(_KNOWN_LINES, {"source": source, "keys": list(set(keys))})
@@ -508,6 +527,7 @@ class Writer:
     def story_candidates(self, keys: Sequence[int], limit: int = 50) -> list[Candidate]:
         """Stored items sharing at least one LSH band key, at most `limit` of those that
         share the most."""
+        self.flush()
         if not keys:
             return []
         hits = func.count().label("hits")
@@ -531,6 +551,7 @@ class Writer:
     ) -> list[tuple[int, str, str]]:
         """(id, content hash, URL) of the items stored with any of these hashes or URLs:
         what ``matching_item`` would look at, for a whole batch at once."""
+        self.flush()
         out: list[tuple[int, str, str]] = []
         for part_hashes, part_urls in zip(_chunks(hashes), _chunks(urls), strict=True):
             q = select(Item.id, Item.content_hash, Item.url).where(
@@ -541,6 +562,7 @@ class Writer:
 
     def band_hits(self, keys: Sequence[int]) -> list[tuple[int, int]]:
         """(band key, item id) of the stored items with any of these LSH band keys."""
+        self.flush()
         out: list[tuple[int, int]] = []
         for part in _chunks(list(dict.fromkeys(keys))):
             q = select(StoryBand.key, StoryBand.item_id).where(col(StoryBand.key).in_(part))
@@ -549,6 +571,7 @@ class Writer:
 
     def candidates(self, ids: Sequence[int]) -> list[Candidate]:
         """The stored items of these ids, as story candidates (those with a signature)."""
+        self.flush()
         out: list[Candidate] = []
         for part in _chunks(list(dict.fromkeys(ids))):
             rows = self.conn.execute(
@@ -558,6 +581,7 @@ class Writer:
         return out
 
     def story_has_relevant(self, story_id: int) -> bool:
+        self.flush()
         q = select(Item.id).where(Item.story_id == story_id, Item.tier == "relevant").limit(1)
         return self.conn.execute(q).first() is not None
 
@@ -582,6 +606,7 @@ class Writer:
 
     def matching_item(self, content_hash: str, url: str) -> int | None:
         """The id of the item stored with this content hash or URL, if any."""
+        self.flush()
         q = (
             select(Item.id)
             .where((Item.content_hash == content_hash) | (Item.url == url))
@@ -599,16 +624,14 @@ class Writer:
         """Insert a new item (``matching_item`` said there is none) with its URLs, story
         bands and alerts; sets ``item.id``."""
         item.id = _insert_row(self.conn, item)
-        search.index_items(self.conn, [(item.id, item.title, item.text)])
+        self._search.append((item.id, item.title, item.text))
         if item.story_id is None:
             item.story_id = item.id  # the first item of a new story names it
-            self.conn.execute(_SET_OWN_STORY, {"item_id": item.id})
-        band_rows = [
+            self._own_story.append({"item_id": item.id})
+        self._bands += [
             {"key": key, "item_id": item.id, "band": b}
             for b, key in enumerate(dict.fromkeys(bands))
         ]
-        if band_rows:
-            self.conn.execute(insert(StoryBand), band_rows)
         self.mark_urls(urls, source=item.source, outcome="stored", item_id=item.id)
         for alert in alerts:
             alert.item_id = item.id
