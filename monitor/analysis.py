@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from monitor.classify import Classification, Classifier
-from monitor.extract import Extracted, extract
+from monitor.extracted import Extracted
 from monitor.fingerprint import band_keys, content_hash, signature
 from monitor.language import prepare_model
 
@@ -72,7 +72,7 @@ def _worker_init(parent: int, lexicon: Path | None, classify: bool) -> None:
         from monitor.classify.engine import load_classifier
 
         _classifier = load_classifier(lexicon)
-    extract(_WARM_UP_PAGE, "http://warm-up.invalid/")
+    extract_page(Page(_WARM_UP_PAGE.encode(), "utf-8", "http://warm-up.invalid/", None, None))
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,9 @@ class Page:
 
 def extract_page(page: Page) -> Extracted | None:
     """Decode (as FetchResult.text does) and extract one fetched page."""
+    # Imported here: a process that only hands pages to workers never loads trafilatura.
+    from monitor.extract import extract
+
     html = page.content.decode(page.encoding or "utf-8", errors="replace")
     return extract(html, page.url, feed_date=page.feed_date, language_hint=page.language_hint)
 

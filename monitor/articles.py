@@ -26,7 +26,7 @@ from monitor.analysis import Analysis, Page, analyse, analyse_in_worker, extract
 from monitor.batch_index import BatchIndex, best_story
 from monitor.classify import Classification, Classifier, Evidence
 from monitor.config import Settings, Source
-from monitor.extract import Extracted, PageTooComplex
+from monitor.extracted import Extracted, PageTooComplex
 from monitor.fetch import Fetcher, FetchError, FetchResult
 from monitor.fingerprint import pack
 from monitor.sources import DateRange, Entry

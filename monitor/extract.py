@@ -31,6 +31,7 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from monitor.dates import DateMatch, find_date_in_text, iter_dates, parse_date
+from monitor.extracted import Extracted, PageTooComplex
 from monitor.language import detect
 from monitor.link_blocks import drop_link_blocks
 from monitor.urls import url_date
@@ -74,16 +75,6 @@ _APOSTROPHES = str.maketrans({c: "'" for c in "‘’ʻʼ`´ʹ"})
 _LETTER_VARIANTS = str.maketrans({"ي": "ی", "ك": "ک", "ى": "ی", "ё": "е", "\u200c": " "})
 _LEADING_MARKS = " \t•·-–—►▶»>*|+"
 _LABEL_MARKS = ":：-–—|»›/,."
-
-
-@dataclass(frozen=True)
-class Extracted:
-    text: str
-    title: str | None
-    author: str | None
-    published: datetime | None  # timezone-aware UTC, or None when unknown
-    language: str | None  # ISO 639-1 code
-    canonical_url: str | None
 
 
 # --- boilerplate lines -------------------------------------------------------------------
@@ -505,10 +496,6 @@ MAX_ELEMENTS = 60_000
 # libxml2 stops parsing HTML at 256 levels of nesting and keeps only what it read so far,
 # so a tree that deep is a page it gave up on (news pages nest 20-40 levels).
 MAX_DEPTH = 255
-
-
-class PageTooComplex(ValueError):
-    """The page has too many elements, or is nested too deep, to extract reliably."""
 
 
 # An element with MAX_DEPTH ancestors, found level by level: one pass over the tree, where
