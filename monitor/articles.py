@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Literal, TypeVar
 
 from monitor import source_lines
 from monitor.alerts.routing import channel_wants
-from monitor.analysis import Analysis, Page, analyse, analyse_in_worker, extract_page
+from monitor.analysis import Analysis, Page, PoolCalls, analyse, analyse_in_worker, extract_page
 from monitor.batch_index import BatchIndex, best_story
 from monitor.classify import Classification, Classifier, Evidence
 from monitor.config import Settings, Source
@@ -195,7 +195,7 @@ class Articles:
         self._writes: set[asyncio.Task[None]] = set()
 
     async def process(
-        self, entry: Entry, source: Source, options: StoreOptions, *, pool: Executor | None = None
+        self, entry: Entry, source: Source, options: StoreOptions, *, pool: PoolCalls | None = None
     ) -> Outcome:
         """Fetch, analyse and store one listed article (``pool``: analyse in a worker
         process). Never raises for the article's own trouble."""
@@ -234,7 +234,7 @@ class Articles:
         return Outcome(url, "skipped", reason, fetched=fetched)
 
     async def _fetch_and_extract(
-        self, entry: Entry, source: Source, pool: Executor | None
+        self, entry: Entry, source: Source, pool: PoolCalls | None
     ) -> tuple[FetchResult, Extracted | None]:
         """The page, fetched here (requests to many hosts wait on the network side by
         side), and extracted in a worker or, without a pool, off the event loop."""
@@ -244,20 +244,17 @@ class Articles:
         page = await fetcher.get(entry.url, accept="html")
         found = Page(page.content, page.encoding, page.url, entry.published, source.language)
         if pool is not None:
-            return page, await asyncio.get_running_loop().run_in_executor(pool, extract_page, found)
+            return page, await pool.call(extract_page, found)
         return page, await asyncio.to_thread(extract_page, found)
 
-    async def _analyse(self, doc: Document, pool: Executor | None) -> tuple[str, Analysis]:
+    async def _analyse(self, doc: Document, pool: PoolCalls | None) -> tuple[str, Analysis]:
         """The text without the furniture lines its source is known for now, and its
         analysis, made in a worker or off the event loop: storing recalls the lines again
         in its own transaction and analyses again only if more were learnt meanwhile."""
         memory = await self._in_store_thread(self._recall, doc)
         text = memory.text if memory is not None and memory.removed else doc.text
         if pool is not None:
-            loop = asyncio.get_running_loop()
-            found = await loop.run_in_executor(
-                pool, analyse_in_worker, doc.title, text, doc.language
-            )
+            found = await pool.call(analyse_in_worker, doc.title, text, doc.language)
         else:
             found = await asyncio.to_thread(analyse, doc.title, text, doc.language, self.classifier)
         return text, found

@@ -39,7 +39,7 @@ from rich.progress import Progress as RichBars
 from rich.text import Text
 
 from monitor import robots
-from monitor.analysis import process_pool, ready
+from monitor.analysis import PoolCalls, process_pool, ready
 from monitor.articles import StoreOptions, Tally
 from monitor.config import Source
 from monitor.display import counted
@@ -172,6 +172,7 @@ class Backfill:
         self._own_roots: set[str] = set()
         self._planned: list[Planned] = []
         self._pool: Executor | None = None
+        self._calls: PoolCalls | None = None
         self._in_flight = asyncio.Semaphore(
             max(MIN_PAGES_IN_FLIGHT, PAGES_PER_WORKER * max(1, self.workers))
         )
@@ -187,6 +188,8 @@ class Backfill:
             )
             for _ in range(self.workers):  # start the workers while discovery runs
                 self._pool.submit(ready)
+            # Two tasks a worker: one running, one waiting in its pipe, so none idles.
+            self._calls = PoolCalls(self._pool, slots=2 * self.workers)
         try:
             reports = await asyncio.gather(*(self._source(s) for s in sources))
         finally:
@@ -297,7 +300,7 @@ class Backfill:
             try:
                 async with self._in_flight:
                     outcome = await self.pipeline.articles.process(
-                        job.entry, source, self.options, pool=self._pool
+                        job.entry, source, self.options, pool=self._calls
                     )
                 report.add(outcome)
                 if outcome.status == "out_of_range":
