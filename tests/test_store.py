@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, inspect
 from sqlmodel import SQLModel, select
 
 from monitor.fingerprint import content_hash
 from monitor.sources import SitemapRef, Validators
+from monitor.store.db import alembic_config, make_engine, newest_revision
 from monitor.store.models import Alert, Item
 from monitor.store.polls import PollLease
 from monitor.store.repo import Store
@@ -28,6 +30,23 @@ def test_migrations_create_the_schema_and_rerun_cleanly(db_url: str) -> None:
     store = Store.open(db_url)  # second start: nothing to do, no error
     tables = set(inspect(store.engine).get_table_names())
     assert {"item", "seen_url", "source_state", "alert", "alembic_version"} <= tables
+
+
+def test_an_up_to_date_database_opens_without_loading_alembic(db_url: str) -> None:
+    # The shortcut trusts the numbered file names; Alembic's own head must agree.
+    script = ScriptDirectory.from_config(alembic_config(make_engine(db_url)))
+    assert script.get_current_head() == newest_revision()
+    code = (
+        "import sys\nfrom monitor.store.repo import Store\n"
+        "Store.open(sys.argv[1]).close()\nprint('alembic' in sys.modules)"
+    )
+    opened = [
+        subprocess.run(
+            [sys.executable, "-c", code, db_url], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+    assert opened == ["True", "False"]  # the first open migrates, the second has nothing to do
 
 
 def test_migrations_build_exactly_the_schema_the_models_declare(db_url: str) -> None:
