@@ -348,7 +348,7 @@ def test_every_language_page_is_extracted_clean(key: str, template: int) -> None
 
 
 @pytest.mark.parametrize("template", range(len(TEMPLATES)), ids=TEMPLATES)
-@pytest.mark.parametrize("written_as", ["\u200c", "&zwnj;", "&#8204;"])
+@pytest.mark.parametrize("written_as", ["\u200c", "&zwnj;", "&#8204;", "&#x200C;"])
 def test_persian_non_joiners_survive_extraction(template: int, written_as: str) -> None:
     zwnj = "\u200c"
     title = f"دیدار دبیرکل سازمان همکاری اسلامی با رئیس{zwnj}جمهور تاجیکستان"
