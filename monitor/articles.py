@@ -11,6 +11,7 @@ What happened to each article is returned as an Outcome; reports are sums of out
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -27,7 +28,7 @@ from monitor.batch_index import BatchIndex, best_story
 from monitor.classify import Classification, Classifier, Evidence
 from monitor.config import Settings, Source
 from monitor.extracted import Extracted, PageTooComplex
-from monitor.fetch import Fetcher, FetchError, FetchResult
+from monitor.fetch import Fetcher, FetchError
 from monitor.fingerprint import pack
 from monitor.sources import DateRange, Entry
 from monitor.store.archive import write_text_file
@@ -195,23 +196,34 @@ class Articles:
         self._writes: set[asyncio.Task[None]] = set()
 
     async def process(
-        self, entry: Entry, source: Source, options: StoreOptions, *, pool: PoolCalls | None = None
+        self,
+        entry: Entry,
+        source: Source,
+        options: StoreOptions,
+        *,
+        pool: PoolCalls | None = None,
+        pages: asyncio.Semaphore | None = None,
     ) -> Outcome:
         """Fetch, analyse and store one listed article (``pool``: analyse in a worker
-        process). Never raises for the article's own trouble."""
+        process). Never raises for the article's own trouble.
+
+        ``pages`` bounds the pages held in memory: a slot is held from the request until the
+        page is extracted, not while its text waits to be analysed and stored, so that the
+        next pages are fetched and extracted while a batch is written."""
         self._busy += 1
         try:
             try:
-                page, ext = await self._fetch_and_extract(entry, source, pool)
+                async with pages or contextlib.nullcontext():
+                    page_url, ext = await self._fetch_and_extract(entry, source, pool)
             except FetchError as e:
                 return self.unusable(entry.url, source, e.reason, e)
             except PageTooComplex as e:
                 return self.unusable(entry.url, source, "too_complex", f"skipped: {e}", True)
             if ext is None or not ext.text.strip():
-                urls = [entry.url, canonical_url(page.url)]
+                urls = [entry.url, canonical_url(page_url)]
                 self.store.mark_urls(urls, source=source.name, outcome="no_text", item_id=None)
                 return Outcome(entry.url, "no_text", fetched=True)
-            doc = document_from_page(ext, entry, source, page.url)
+            doc = document_from_page(ext, entry, source, page_url)
             window = options.window
             if window and doc.published and not window.contains(doc.published.date()):
                 # Not stored, and not "seen": a later poll or a wider backfill may want it.
@@ -235,17 +247,18 @@ class Articles:
 
     async def _fetch_and_extract(
         self, entry: Entry, source: Source, pool: PoolCalls | None
-    ) -> tuple[FetchResult, Extracted | None]:
-        """The page, fetched here (requests to many hosts wait on the network side by
-        side), and extracted in a worker or, without a pool, off the event loop."""
+    ) -> tuple[str, Extracted | None]:
+        """The page's URL after redirects, and what was extracted from it: fetched here
+        (requests to many hosts wait on the network side by side), extracted in a worker or,
+        without a pool, off the event loop. The page itself is not kept."""
         fetcher = self.fetcher
         if fetcher is None:
             raise RuntimeError("this article path was built without an HTTP client")
         page = await fetcher.get(entry.url, accept="html")
         found = Page(page.content, page.encoding, page.url, entry.published, source.language)
         if pool is not None:
-            return page, await pool.call(extract_page, found)
-        return page, await asyncio.to_thread(extract_page, found)
+            return page.url, await pool.call(extract_page, found)
+        return page.url, await asyncio.to_thread(extract_page, found)
 
     async def _analyse(self, doc: Document, pool: PoolCalls | None) -> tuple[str, Analysis]:
         """The text without the furniture lines its source is known for now, and its

@@ -40,7 +40,7 @@ from rich.text import Text
 
 from monitor import robots
 from monitor.analysis import PoolCalls, process_pool, ready
-from monitor.articles import StoreOptions, Tally
+from monitor.articles import STORE_BATCH, StoreOptions, Tally
 from monitor.config import Source
 from monitor.display import counted
 from monitor.fetch import FetchError
@@ -164,8 +164,11 @@ class Backfill:
         self.dry_run = dry_run
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         fetch = pipeline.settings.fetch
-        # Enough fetches per source to keep its host's slots and the workers busy.
-        self.concurrency = concurrency or fetch.per_host_concurrency + 2 * max(1, self.workers)
+        # Enough articles per source to keep its host's slots and the workers busy, and a
+        # batch's worth more waiting to be stored meanwhile (``_in_flight`` bounds the pages).
+        self.concurrency = concurrency or (
+            fetch.per_host_concurrency + 2 * max(1, self.workers) + STORE_BATCH
+        )
         self.progress: Progress = progress or _NoProgress()
         self._claimed: set[str] = set()  # article URLs taken by a source of this run
         self._walked: set[str] = set()  # sitemap files read by a source of this run
@@ -173,9 +176,11 @@ class Backfill:
         self._planned: list[Planned] = []
         self._pool: Executor | None = None
         self._calls: PoolCalls | None = None
-        self._in_flight = asyncio.Semaphore(
-            max(MIN_PAGES_IN_FLIGHT, PAGES_PER_WORKER * max(1, self.workers))
-        )
+        pages = max(MIN_PAGES_IN_FLIGHT, PAGES_PER_WORKER * max(1, self.workers))
+        self._in_flight = asyncio.Semaphore(pages)  # pages held, over all sources
+        # Articles on their way, over all sources: besides those pages, a batch being
+        # written and the next one filling, so the workers never wait for the writes.
+        self._articles = asyncio.Semaphore(pages + 2 * STORE_BATCH)
 
     async def run(self, sources: Sequence[Source]) -> BackfillResult:
         """Backfill each source (concurrently); never raises for a source or article."""
@@ -298,9 +303,9 @@ class Backfill:
         while (job := await queue.get()) is not None:
             final = False
             try:
-                async with self._in_flight:
+                async with self._articles:
                     outcome = await self.pipeline.articles.process(
-                        job.entry, source, self.options, pool=self._calls
+                        job.entry, source, self.options, pool=self._calls, pages=self._in_flight
                     )
                 report.add(outcome)
                 if outcome.status == "out_of_range":
