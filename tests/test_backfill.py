@@ -22,7 +22,7 @@ import pytest
 from sqlmodel import select
 
 from monitor.alerts.dispatcher import dispatch_due
-from monitor.backfill import Backfill
+from monitor.backfill import MIN_PAGES_IN_FLIGHT, Backfill
 from monitor.config import Settings, load_settings
 from monitor.runtime import Runtime
 from monitor.sources import DateRange, Entry, entry_days
@@ -446,3 +446,50 @@ def test_a_source_that_cannot_be_read_is_logged_as_failed(
     assert "reading its lists FAILED" in summary.getMessage()
     assert "HTTP 404" in summary.getMessage()
     assert "0 errors" not in summary.getMessage()
+
+
+def test_pages_keep_coming_while_a_batch_waits_for_the_database(
+    web: LocalWeb, tmp_path: Path
+) -> None:
+    """A page's slot is free once the page is extracted: with the writing thread held up,
+    more articles are fetched and extracted than there are slots for pages, and all are
+    stored once it is free."""
+    texts = _texts()
+    n = MIN_PAGES_IN_FLIGHT + 4
+    day = date(2024, 5, 1)
+    urls = [web.add(f"/n/{i}.html", article(i, day, texts)) for i in range(n)]
+    web.add(
+        "/news-sitemap.xml",
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(f"<url><loc>{u}</loc><lastmod>{day}</lastmod></url>" for u in urls)
+        + "</urlset>",
+        content_type="application/xml",
+    )
+    settings = settings_for(f"sqlite:///{tmp_path / 'm.db'}", tmp_path, web.base, press=False)
+
+    def fetched() -> int:
+        return sum(len(web.hits(f"/n/{i}.html")) for i in range(n))
+
+    async def run() -> tuple[int, int, int]:
+        async with Runtime(settings) as rt:
+            free = threading.Event()
+            # The thread that writes batches (and recalls sources' lines) is kept busy.
+            busy = asyncio.ensure_future(rt.pipeline.articles._in_store_thread(free.wait, None))
+            job = asyncio.ensure_future(
+                Backfill(rt.pipeline, DateRange(), workers=0).run(settings.sources)
+            )
+            try:
+                for _ in range(2400):  # at most 2 minutes: a regression shows as fewer than n
+                    if fetched() == n or job.done():
+                        break
+                    await asyncio.sleep(0.05)
+                while_busy = fetched()
+            finally:
+                free.set()
+            await busy
+            result = await job
+            return while_busy, result.total.stored, rt.store.count_items()
+
+    while_busy, stored, count = asyncio.run(run())
+    assert while_busy == n  # all of them, not only as many as there are slots
+    assert stored == count == n
