@@ -12,6 +12,7 @@ Kazakh when the model agrees on that reading.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import re
 import tempfile
@@ -43,7 +44,12 @@ _ARABIC_ONLY = frozenset("ةيكى")
 # The model's tokenizer is a 39 MB transition table. Unpacked once per machine into a cache
 # file and memory-mapped read-only, it is one copy in the page cache shared by every process
 # (the daemon, each analysis worker), and only the rows texts actually reach are read in.
+# Texts in our languages reach about a quarter of its rows, spread over the whole file. So
+# the pages written while unpacking are dropped from the cache, and the mapping is read
+# without read-ahead: otherwise every fault also maps the cached pages around it (64 KB),
+# and each process ends up with the whole table resident.
 _TABLES = ("nextmove", "rowbase", "output", "ptc", "pc")
+_FORMAT = 2  # of the unpacked files; a new one unpacks afresh
 
 
 def _cache_dir() -> Path:
@@ -52,7 +58,7 @@ def _cache_dir() -> Path:
 
 
 def _tables_dir(root: Path) -> Path:
-    key = f"{version('py3langid')} {','.join(LANGUAGES)}".encode()
+    key = f"{version('py3langid')} {','.join(LANGUAGES)} {_FORMAT}".encode()
     return root / f"langid-{hashlib.sha256(key).hexdigest()[:12]}"
 
 
@@ -72,6 +78,7 @@ def _unpack_model(folder: Path) -> None:
     work = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
     for name, values in arrays.items():
         np.save(work / f"{name}.npy", values)
+        _drop_from_cache(work / f"{name}.npy")
     (work / "classes.txt").write_text("\n".join(full.nb_classes), encoding="utf-8")
     try:
         work.rename(folder)
@@ -79,6 +86,37 @@ def _unpack_model(folder: Path) -> None:
         for f in work.iterdir():
             f.unlink()
         work.rmdir()
+
+
+def _drop_from_cache(path: Path) -> None:
+    """Written to disk and out of the page cache: pages are read back as texts reach them."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # dirty pages would stay cached
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def _map_table(path: Path) -> np.ndarray:
+    """A saved array, memory-mapped read-only and read without read-ahead."""
+    with open(path, "rb") as f:
+        major, _ = np.lib.format.read_magic(f)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if major == 1
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran_order, dtype = read_header(f)
+        offset = f.tell()
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        mapped.madvise(mmap.MADV_RANDOM)
+    count = int(np.prod(shape))
+    values = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset)
+    return values.reshape(shape, order="F" if fortran_order else "C")
 
 
 def prepare_model() -> Path | None:
@@ -96,18 +134,18 @@ def prepare_model() -> Path | None:
 
 
 def _mapped_identifier(folder: Path) -> LanguageIdentifier:
-    tables = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in _TABLES}
+    tables = {n: _map_table(folder / f"{n}.npy") for n in _TABLES}
     classes = (folder / "classes.txt").read_text(encoding="utf-8").split("\n")
     identifier = LanguageIdentifier(
         np.asarray(tables["ptc"]),
         np.asarray(tables["pc"]),
         classes,
-        memoryview(tables["nextmove"]),
-        memoryview(tables["output"]),
+        tables["nextmove"].data,
+        tables["output"].data,
         norm_probs=True,
         tk_row=array("H"),  # only used to build the row offsets, read from the file instead
     )
-    identifier._rowbase = memoryview(tables["rowbase"])
+    identifier._rowbase = tables["rowbase"].data
     return identifier
 
 
