@@ -472,15 +472,17 @@ def _unswap(value: str | None) -> str | None:
 
 
 # Elements trafilatura removes before extraction anyway; their text is never article text.
-_NEVER_TEXT = ("script", "style", "noscript", "svg")
+# Not <footer> (an article's own may carry its date) nor <form> (some sites wrap the whole
+# page in one); trafilatura still drops those.
+_NEVER_TEXT = ("script", "style", "noscript", "svg", "nav", "aside", "menu")
 
 
 def _read_page(
     tree: HtmlElement, url: str, html: str, canonical: str | None
 ) -> tuple[Document | None, Document]:
     """(article body, page metadata with the cleaned title), with Persian non-joiners kept
-    in both. Removes scripts, styles and blocks listing other articles from ``tree``: read
-    its JSON-LD before."""
+    in both. Removes scripts, styles, menus, side blocks and blocks listing other articles
+    from ``tree``: read its JSON-LD and dates before."""
     swap = _has_zwnj(html)
     if swap:
         _swap_in_tree(tree, ZWNJ, _ZWNJ_STAND_IN)
@@ -489,7 +491,9 @@ def _read_page(
         headings = [h.replace(_ZWNJ_STAND_IN, ZWNJ) for h in _headings(tree)]
         meta.title = clean_title(_unswap(meta.title), _unswap(meta.sitename), headings)
         # Dropped now rather than inside trafilatura, which copies the whole tree (inline
-        # scripts and styles are often most of a page's bytes) and searches it again.
+        # scripts and styles are often most of a page's bytes, menus most of its elements)
+        # and runs slow searches over it. Its fallback, readability, reads that raw tree
+        # and would otherwise take a long side block of teasers for the article.
         etree.strip_elements(tree, *_NEVER_TEXT, with_tail=False)
         drop_link_blocks(tree, url, also=[canonical] if canonical else [], title=meta.title)
         document = _bare_extraction(tree, url)

@@ -419,3 +419,33 @@ def test_title_and_author_from_json_ld_are_decoded() -> None:
         "OIC & CICA ministers meet in Astana",
         "Aigerim Nurlanova",
     )
+
+
+@pytest.mark.parametrize("tag", ["nav", "aside"])
+def test_an_article_without_paragraph_tags_is_not_lost_to_a_longer_block_of_teasers(
+    tag: str,
+) -> None:
+    """A story written as lines between <br> has no <p>, so trafilatura also asks its
+    fallback, readability, which picks the page's longest run of paragraphs: here the
+    teasers of other stories in a navigation or side block. Those blocks are never article
+    text (trafilatura drops them itself), so the fallback must not see them either."""
+    lines = [
+        "Министр иностранных дел принял участие в заседании Совета министров ОИС в Стамбуле.",
+        "Стороны обсудили сотрудничество в области образования и здравоохранения.",
+        "Делегация провела двусторонние встречи с коллегами из Саудовской Аравии и Турции.",
+        "Следующее заседание пройдет в Баку в будущем году.",
+    ]
+    teasers = "".join(
+        f"<p>Другая новость {i}: министры обсудили торговлю, транспорт и энергетику на "
+        "встрече в столице и договорились продолжить переговоры в следующем году.</p>"
+        for i in range(12)
+    )
+    html = (
+        "<html><head><title>ОИС: заседание СМИД</title></head><body>"
+        '<header><a href="/">МИД</a></header>'
+        f'<main><h1>ОИС: заседание СМИД</h1><div class="story">{"<br>".join(lines)}</div></main>'
+        f'<{tag} class="latest">{teasers}</{tag}></body></html>'
+    )
+    result = extract(html, "https://mfa.example/news/1")
+    assert result is not None
+    assert result.text.splitlines() == lines
