@@ -1,8 +1,11 @@
 """The extraction stage against precise trafilatura, page by page in one process.
 
-    .venv/bin/python bench/bench_extract.py [--pages 300] [--rounds 2]
+    .venv/bin/python bench/bench_extract.py [--pages 300] [--rounds 2] [--set news|sealed]
 
-Reads the pages bench_backfill.py generated (run it once first) and, for each page in turn,
+Reads the pages bench_backfill.py generated (run it once first; 40-80 KB pages whose weight
+is a 120-entry menu in a <nav>, inline styles and a script blob) or, with --set, the pages
+of tests/news_site.py's eight templates (news) or of the final sealed set of
+bench/sealed_pages.py (sealed), smaller pages with a short menu. For each page in turn, it
 times trafilatura.extract as the pipeline configures it (precision, no comments or tables)
 and then monitor.extract.extract, by the CPU time of this thread. Alternating page by page
 keeps a machine's drift (other work, frequency changes) out of the ratio, which is issue
@@ -37,20 +40,33 @@ PARTS = (
 )
 
 
+def _pages(which: str) -> list[str]:
+    if which == "news":
+        from tests.news_site import pages
+
+        return [p.html for p in pages(1)]
+    if which == "sealed":
+        from bench.sealed_pages import FINAL, FINAL_SEED, HEADINGS
+        from tests.news_site import pages
+
+        return [p.html for p in pages(FINAL_SEED, templates=FINAL, headings=HEADINGS)]
+    return [f.read_text(encoding="utf-8") for f in sorted(SITE_DIR.glob("**/*.html"))]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pages", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--set", choices=("backfill", "news", "sealed"), default="backfill")
     args = ap.parse_args()
 
     import trafilatura
 
     import monitor.extract as stage
 
-    files = sorted(SITE_DIR.glob("**/*.html"))[: args.pages]
-    if not files:
+    pages = _pages(args.set)[: args.pages]
+    if not pages:
         sys.exit(f"no pages in {SITE_DIR}: run bench/bench_backfill.py first")
-    pages = [f.read_text(encoding="utf-8") for f in files]
     url = "https://bench.invalid/a"
 
     def precise(html: str) -> Any:
