@@ -9,8 +9,6 @@ workers only compute.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import multiprocessing
 import os
 import signal
@@ -18,11 +16,11 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +28,6 @@ from monitor.classify import Classification, Classifier
 from monitor.extracted import Extracted
 from monitor.fingerprint import band_keys, content_hash, signature
 from monitor.language import prepare_model
-
-R = TypeVar("R")
 
 PARENT_CHECK_SECONDS = 1.0
 # Loads the language model, date tables and boilerplate lists before the first real page.
@@ -117,63 +113,6 @@ def run_calls(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[t
             e.add_note("in the analysis worker:\n" + traceback.format_exc().rstrip())
             out.append((False, e))
     return out
-
-
-class PoolCalls:
-    """Calls to a process pool from the event loop, several to a task when they queue up.
-
-    Handing one call to a worker costs the main process 0.2-0.3 ms of CPU (pickling, a pipe
-    write, the pool's thread waking, the result's way back to the loop); four calls in one
-    task cost about a quarter of that each. A call goes at once while fewer than ``slots``
-    tasks are out; calls made meanwhile wait for the next task to come back and go
-    together, at most ``most`` to a task.
-    """
-
-    def __init__(self, pool: Executor, slots: int, most: int = 8) -> None:
-        self.pool = pool
-        self.slots = slots
-        self.most = most
-        self._waiting: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = []
-        self._out = 0
-
-    async def call(self, fn: Callable[..., R], *args: Any) -> R:
-        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._waiting.append((fn, args, done))
-        self._send()
-        return await done
-
-    def _send(self) -> None:
-        while self._waiting and self._out < self.slots:
-            batch, self._waiting = self._waiting[: self.most], self._waiting[self.most :]
-            try:
-                sent = self.pool.submit(run_calls, [(fn, args) for fn, args, _ in batch])
-            except Exception as e:  # the pool is broken or shut down: each caller hears it
-                for _, _, done in batch:
-                    if not done.done():
-                        done.set_exception(e)
-                continue
-            self._out += 1
-            asyncio.wrap_future(sent).add_done_callback(functools.partial(self._back, batch))
-
-    def _back(
-        self, batch: list[tuple[Any, Any, asyncio.Future[Any]]], task: asyncio.Future[Any]
-    ) -> None:
-        self._out -= 1
-        results: list[tuple[bool, Any]]
-        if task.cancelled():
-            results = [(False, asyncio.CancelledError())] * len(batch)
-        elif task.exception() is not None:  # the pool itself failed (a worker died)
-            results = [(False, task.exception())] * len(batch)
-        else:
-            results = task.result()
-        for (ok, value), (_, _, done) in zip(results, batch, strict=True):
-            if done.done():  # its caller was cancelled
-                continue
-            if ok:
-                done.set_result(value)
-            else:
-                done.set_exception(value)
-        self._send()
 
 
 def ready() -> bool:

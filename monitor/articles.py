@@ -23,13 +23,14 @@ from typing import Literal, TypeVar
 
 from monitor import source_lines
 from monitor.alerts.routing import channel_wants
-from monitor.analysis import Analysis, Page, PoolCalls, analyse, analyse_in_worker, extract_page
+from monitor.analysis import Analysis, Page, analyse, analyse_in_worker, extract_page
 from monitor.batch_index import BatchIndex, best_story
 from monitor.classify import Classification, Classifier, Evidence
 from monitor.config import Settings, Source
 from monitor.extracted import Extracted, PageTooComplex
 from monitor.fetch import Fetcher, FetchError
 from monitor.fingerprint import pack
+from monitor.pool_calls import PoolCalls
 from monitor.sources import DateRange, Entry
 from monitor.store.archive import write_text_file
 from monitor.store.db import DB_UNAVAILABLE, db_reason

@@ -39,12 +39,13 @@ from rich.progress import Progress as RichBars
 from rich.text import Text
 
 from monitor import robots
-from monitor.analysis import PoolCalls, process_pool, ready
+from monitor.analysis import process_pool, ready
 from monitor.articles import STORE_BATCH, StoreOptions, Tally
 from monitor.config import Source
 from monitor.display import counted
 from monitor.fetch import FetchError
 from monitor.pipeline import Pipeline
+from monitor.pool_calls import PoolCalls
 from monitor.sources import DateRange, Entry, ListPage, SourceError, entry_days, reader_for
 from monitor.sources.lists import Lists
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from monitor.analysis import PoolCalls
+from monitor.pool_calls import PoolCalls
 
 
 class CountingPool(ProcessPoolExecutor):
