@@ -11,6 +11,7 @@ Kazakh when the model agrees on that reading.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mmap
 import os
@@ -96,6 +97,8 @@ def _drop_from_cache(path: Path) -> None:
     try:
         os.fsync(fd)  # dirty pages would stay cached
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass  # only a hint: the table works the same with its pages cached
     finally:
         os.close(fd)
 
@@ -112,8 +115,9 @@ def _map_table(path: Path) -> np.ndarray:
         shape, fortran_order, dtype = read_header(f)
         offset = f.tell()
         mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_RANDOM"):
-        mapped.madvise(mmap.MADV_RANDOM)
+    if hasattr(mmap, "MADV_RANDOM"):
+        with contextlib.suppress(OSError):  # only a hint, as above
+            mapped.madvise(mmap.MADV_RANDOM)
     count = int(np.prod(shape))
     values = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset)
     return values.reshape(shape, order="F" if fortran_order else "C")
