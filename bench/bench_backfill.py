@@ -45,6 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from localweb import write_answer  # noqa: E402 - beside this script
+
 SITE_DIR = ROOT / "bench" / "out" / "backfill_site"
 EVAL_FILE = ROOT / "tests" / "data" / "eval" / "oic_eval.jsonl"
 FIRST_DAY = date(2024, 1, 1)
@@ -130,15 +132,9 @@ def serve(port_out: multiprocessing.connection.Connection, n: int) -> None:
             if body is None:
                 body, ctype = extra.get(self.path, (None, ""))
             if body is None:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                write_answer(self, 404, b"", {})
                 return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            write_answer(self, 200, body, {"Content-Type": ctype})
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

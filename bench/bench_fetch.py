@@ -20,6 +20,8 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing import Process, Queue
 
+from localweb import write_answer
+
 BODY = (b"<html><head><title>t</title></head><body>" + b"<p>news text here</p>" * 2900)[
     :60_000
 ] + b"</body></html>"
@@ -33,20 +35,12 @@ class _Handler(BaseHTTPRequestHandler):
             body = b"User-agent: *\nAllow: /\n"
             self._send(200, body, "text/plain")
         elif self.headers.get("If-None-Match") == '"v1"':
-            self.send_response(304)
-            self.send_header("ETag", '"v1"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            write_answer(self, 304, b"", {"ETag": '"v1"'})
         else:
             self._send(200, BODY, "text/html; charset=utf-8")
 
     def _send(self, status: int, body: bytes, media: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", media)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("ETag", '"v1"')
-        self.end_headers()
-        self.wfile.write(body)
+        write_answer(self, status, body, {"Content-Type": media, "ETag": '"v1"'})
 
     def log_message(self, format: str, *args: object) -> None:
         pass
