@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from monitor.classify import Classification, Classifier
+from monitor.classify.normalize import search_text
 from monitor.extracted import Extracted
 from monitor.fingerprint import band_keys, content_hash, signature
 from monitor.language import prepare_model
@@ -46,6 +47,7 @@ class Analysis:
     verdict: Classification | None
     signature: np.ndarray
     bands: list[int]
+    document: str  # the search index's entry for the title and text
 
 
 def analyse(
@@ -53,7 +55,7 @@ def analyse(
 ) -> Analysis:
     sig = signature(text)
     verdict = classifier.classify(title, text, language) if classifier else None
-    return Analysis(content_hash(text), verdict, sig, band_keys(sig))
+    return Analysis(content_hash(text), verdict, sig, band_keys(sig), search_text(title, text))
 
 
 # The classifier of this worker process, loaded once by the pool initializer.

@@ -416,7 +416,7 @@ class Articles:
             and not (story_id is not None and w.story_has_relevant(story_id))
         ):
             alerts = self._plan_alerts(verdict, doc, options.late)
-        w.insert_item(item, doc.urls, alerts, found.bands)
+        w.insert_item(item, doc.urls, alerts, found.bands, found.document)
         assert item.id is not None and item.story_id is not None and item.signature is not None
         index.add(item.id, item.story_id, found, doc.url, item.signature)
         if memory:

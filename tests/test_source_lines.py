@@ -12,6 +12,7 @@ from monitor.config import Settings, Source
 from monitor.fingerprint import content_hash
 from monitor.pipeline import Pipeline
 from monitor.runtime import Runtime
+from monitor.source_lines import line_key
 from monitor.store.models import Item
 from monitor.store.repo import Store
 from tests.news_site import LINKLESS, Site, fold
@@ -140,4 +141,53 @@ def test_lines_seen_once_are_forgotten_after_a_while_titles_and_repeats_are_not(
     with store.writing() as w:
         w.learn_lines("s", [], title=None, forget_before=datetime.now(UTC) + timedelta(days=1))
         assert w.known_lines("s", [1, 2, 3]) == {2: (2, False), 3: (0, True)}
+    store.close()
+
+
+def test_a_batch_stored_in_one_transaction_learns_as_one_stored_at_a_time(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Lines learnt from the first items of a batch are furniture for its later ones, as
+    if each item had had its own transaction, and are all counted once it is written."""
+    store = Store.open(db_url)
+    pipeline = Pipeline(_settings(db_url, tmp_path), store, None, None)  # type: ignore[arg-type]
+    first_title = "Жидда кездесуінде не келісілді?"
+    docs = [
+        Document(
+            url=f"https://kt.example/kaz/news/{n}",
+            source=SOURCE,
+            text="\n".join([_own(n), STOCK, HEADING] + ([first_title] if n == 5 else [])),
+            title=first_title if n == 1 else f"Министр {n}-ші кездесуге қатысты",
+            published=datetime(2026, 1, n, tzinfo=UTC),
+            language="kk",
+            urls=(f"https://kt.example/kaz/news/{n}",),
+        )
+        for n in range(1, 6)
+    ]
+    outcomes = pipeline.articles.store_documents(
+        [ToStore(d, StoreOptions(alerts=False)) for d in docs]
+    )
+    texts = [store.item(o.item_id or 0).text.splitlines() for o in outcomes]  # type: ignore[union-attr]
+    assert [HEADING in t for t in texts] == [True, True, True, False, False]
+    assert texts[4] == [_own(5), STOCK]  # another item's title goes too
+    with store.writing() as w:
+        assert w.known_lines(SOURCE.name, [line_key(HEADING)]) == {line_key(HEADING): (5, False)}
+        assert w.known_lines(SOURCE.name, [line_key(first_title)])[line_key(first_title)][1]
+    store.close()
+
+
+def test_lines_learnt_in_a_transaction_are_known_before_it_writes_them(db_url: str) -> None:
+    store = Store.open(db_url)
+    with store.writing() as w:
+        w.learn_lines("s", [1, 2], title=3)
+    with store.writing() as w:
+        w.learn_lines("s", [2, 4], title=1)
+        assert w.known_lines("s", [1, 2, 3, 4, 5]) == {
+            1: (1, True), 2: (2, False), 3: (0, True), 4: (1, False),
+        }  # fmt: skip
+        assert w.known_lines("other", [1, 2]) == {}
+    with store.writing() as w:
+        assert w.known_lines("s", [1, 2, 3, 4]) == {
+            1: (1, True), 2: (2, False), 3: (0, True), 4: (1, False),
+        }  # fmt: skip
     store.close()

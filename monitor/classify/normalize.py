@@ -195,3 +195,17 @@ def fold(text: str) -> Folded:
 def fold_term(text: str) -> str:
     """Fold a lexicon term (no offsets needed)."""
     return _fold_nfc(unicodedata.normalize("NFC", text))
+
+
+# Words past this many characters of an item are not indexed: PostgreSQL refuses a tsvector
+# over 1 MB, and a page that long is not an article.
+MAX_INDEXED_CHARS = 200_000
+_INDEX_WORD = re.compile(r"[^\W_]+")
+
+
+def search_text(*parts: str | None) -> str:
+    """What the search index stores for these texts: their folded words, one space apart.
+    Here rather than in the store, so that an analysis worker makes it without loading the
+    database layer."""
+    joined = " ".join(p for p in parts if p)[:MAX_INDEXED_CHARS]
+    return " ".join(_INDEX_WORD.findall(fold_term(joined)))

@@ -455,10 +455,14 @@ class Writer:
         self._urls: list[dict[str, Any]] = []
         self._bands: list[dict[str, int]] = []
         self._own_story: list[dict[str, int]] = []
-        self._search: list[tuple[int, str | None, str]] = []
+        self._search: list[tuple[int, str]] = []
+        # Lines learnt and not yet written, (source, key) -> [items, title], counted
+        # together: ``known_lines`` adds them to what it reads.
+        self._lines: dict[tuple[str, int], list[Any]] = {}
 
     def flush(self) -> None:
         """Write the rows held back, in the order they came (a URL keeps its first)."""
+        self._flush_lines()
         if self._urls:
             self.conn.execute(self._insert_ignoring_conflicts(SeenUrl), self._urls)
         if self._own_story:
@@ -480,11 +484,16 @@ class Writer:
 
     def known_lines(self, source: str, keys: Sequence[int]) -> dict[int, tuple[int, bool]]:
         """Of the line keys asked, those ``source`` has seen: key -> (items, is a title)."""
-        # No flush: lines are learnt at once, and nothing held back is read here.
         if not keys:
             return {}
-        rows = self.conn.execute(_KNOWN_LINES, {"source": source, "keys": list(set(keys))})
-        return {key: (pages, title) for key, pages, title in rows}
+        asked = list(set(keys))
+        rows = self.conn.execute(_KNOWN_LINES, {"source": source, "keys": asked})
+        known = {key: (pages, title) for key, pages, title in rows.all()}
+        for key in asked:  # and those learnt in this transaction, not yet written
+            if (held := self._lines.get((source, key))) is not None:
+                pages, title = known.get(key, (0, False))
+                known[key] = (pages + held[0], title or held[1])
+        return known
 
     def learn_lines(
         self,
@@ -495,20 +504,17 @@ class Writer:
     ) -> None:
         """Count one more item of ``source`` carrying each of ``keys``; mark ``title`` as
         an item's title. With ``forget_before``, also forget lines (of any source) seen on
-        one item only, last before then: the index on last_seen keeps that a short scan."""
-        now = utcnow()
-        rows = {
-            k: {"source": source, "key": k, "pages": 1, "title": False, "last_seen": now}
-            for k in keys
-        }
+        one item only, last before then: the index on last_seen keeps that a short scan.
+
+        Held back and written with the transaction's other rows: one statement for a
+        batch of items instead of one for each."""
+        for key in dict.fromkeys(keys):
+            self._lines.setdefault((source, key), [0, False])[0] += 1
         if title is not None:
-            rows.setdefault(title, {"source": source, "key": title, "pages": 0, "last_seen": now})[
-                "title"
-            ] = True
-        if rows:
-            self.conn.execute(_learn_lines(self.conn.dialect.name), list(rows.values()))
+            self._lines.setdefault((source, title), [0, False])[1] = True
         if forget_before is None:
             return
+        self._flush_lines()  # a line counted again now is not one to forget
         self.conn.execute(
             delete(SourceLine).where(
                 col(SourceLine.last_seen) < forget_before,
@@ -516,6 +522,17 @@ class Writer:
                 col(SourceLine.title).is_(False),
             )
         )
+
+    def _flush_lines(self) -> None:
+        if not self._lines:
+            return
+        now = utcnow()
+        rows = [
+            {"source": source, "key": key, "pages": pages, "title": title, "last_seen": now}
+            for (source, key), (pages, title) in self._lines.items()
+        ]
+        self.conn.execute(_learn_lines(self.conn.dialect.name), rows)
+        self._lines = {}
 
     def _insert_ignoring_conflicts(self, model: type[SQLModel]) -> Insert:
         """INSERT that skips rows whose key is already there (SQLite and PostgreSQL)."""
@@ -557,7 +574,7 @@ class Writer:
             q = select(Item.id, Item.content_hash, Item.url).where(
                 col(Item.content_hash).in_(part_hashes) | col(Item.url).in_(part_urls)
             )
-            out.extend((i, h, u) for i, h, u in self.conn.execute(q) if i is not None)
+            out.extend((i, h, u) for i, h, u in self.conn.execute(q).all() if i is not None)
         return out
 
     def band_hits(self, keys: Sequence[int]) -> list[tuple[int, int]]:
@@ -566,7 +583,7 @@ class Writer:
         out: list[tuple[int, int]] = []
         for part in _chunks(list(dict.fromkeys(keys))):
             q = select(StoryBand.key, StoryBand.item_id).where(col(StoryBand.key).in_(part))
-            out.extend((k, i) for k, i in self.conn.execute(q))
+            out.extend(self.conn.execute(q).tuples().all())
         return out
 
     def candidates(self, ids: Sequence[int]) -> list[Candidate]:
@@ -577,7 +594,9 @@ class Writer:
             rows = self.conn.execute(
                 select(Item.id, Item.story_id, Item.signature).where(col(Item.id).in_(part))
             )
-            out.extend(Candidate(i, sid or i, sig) for i, sid, sig in rows if i is not None and sig)
+            out.extend(
+                Candidate(i, sid or i, sig) for i, sid, sig in rows.all() if i is not None and sig
+            )
         return out
 
     def story_has_relevant(self, story_id: int) -> bool:
@@ -620,11 +639,15 @@ class Writer:
         urls: Sequence[str],
         alerts: Sequence[Alert] = (),
         bands: Sequence[int] = (),
+        document: str | None = None,
     ) -> None:
         """Insert a new item (``matching_item`` said there is none) with its URLs, story
-        bands and alerts; sets ``item.id``."""
+        bands and alerts; sets ``item.id``. ``document``: the item's ``search_text``, when
+        it was made elsewhere."""
         item.id = _insert_row(self.conn, item)
-        self._search.append((item.id, item.title, item.text))
+        if document is None:
+            document = search.search_text(item.title, item.text)
+        self._search.append((item.id, document))
         if item.story_id is None:
             item.story_id = item.id  # the first item of a new story names it
             self._own_story.append({"item_id": item.id})

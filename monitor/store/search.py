@@ -31,22 +31,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Integer, bindparam, column, text
 from sqlalchemy.sql.selectable import TextualSelect
 
-from monitor.classify.normalize import fold_term
+from monitor.classify.normalize import fold_term, search_text
 
 CONFIG = "oic_search"  # the PostgreSQL text search configuration
 TABLE = "item_search"
-# Words past this many characters of an item are not indexed: PostgreSQL refuses a tsvector
-# over 1 MB, and a page that long is not an article.
-MAX_INDEXED_CHARS = 200_000
 _WORD = re.compile(r"[^\W_]+")
 # A quoted phrase, or a run of non-space characters.
 _PIECE = re.compile(r'(-?)"([^"]*)"(\*?)|(\S+)')
-
-
-def search_text(*parts: str | None) -> str:
-    """What the index stores for these texts: their folded words, one space apart."""
-    joined = " ".join(p for p in parts if p)[:MAX_INDEXED_CHARS]
-    return " ".join(_WORD.findall(fold_term(joined)))
 
 
 def in_models(name: str | None, type_: str, parent_names: object) -> bool:
@@ -159,9 +150,10 @@ def matches(id_column: Any, query: Query, dialect: str) -> list[ColumnElement[bo
 # --- the index ------------------------------------------------------------------------
 
 
-def index_items(conn: Connection, rows: Iterable[tuple[int, str | None, str]]) -> None:
-    """Add (or replace) the index entries of (item id, title, text) rows."""
-    batch = [{"id": i, "doc": search_text(title, body)} for i, title, body in rows]
+def index_items(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
+    """Add (or replace) the index entries of (item id, ``search_text`` of its title and
+    text) rows."""
+    batch = [{"id": i, "doc": document} for i, document in rows]
     if not batch:
         return
     if conn.dialect.name == "postgresql":
@@ -184,6 +176,6 @@ def rebuild(conn: Connection, batch: int = 500) -> int:
     last, n = 0, 0
     page = text("SELECT id, title, text FROM item WHERE id > :last ORDER BY id LIMIT :n")
     while rows := [tuple(r) for r in conn.execute(page, {"last": last, "n": batch})]:
-        index_items(conn, rows)
+        index_items(conn, [(i, search_text(title, body)) for i, title, body in rows])
         last, n = rows[-1][0], n + len(rows)
     return n
