@@ -195,6 +195,10 @@ class Articles:
         # the event loop (and the polls of other sources) meanwhile.
         self._writer: ThreadPoolExecutor | None = None
         self._writes: set[asyncio.Task[None]] = set()
+        # Texts waiting for their source's lines to be recalled, and whether a task is
+        # taking them to the writing thread: those that queue up meanwhile go together.
+        self._to_recall: list[tuple[Document, asyncio.Future[source_lines.Recalled]]] = []
+        self._recalling = False
 
     async def process(
         self,
@@ -265,17 +269,51 @@ class Articles:
         """The text without the furniture lines its source is known for now, and its
         analysis, made in a worker or off the event loop: storing recalls the lines again
         in its own transaction and analyses again only if more were learnt meanwhile."""
-        memory = await self._in_store_thread(self._recall, doc)
-        text = memory.text if memory is not None and memory.removed else doc.text
+        memory = await self._recall(doc)
+        text = memory.text if memory.removed else doc.text
         if pool is not None:
             found = await pool.call(analyse_in_worker, doc.title, text, doc.language)
         else:
             found = await asyncio.to_thread(analyse, doc.title, text, doc.language, self.classifier)
         return text, found
 
-    def _recall(self, doc: Document) -> source_lines.Recalled | None:
+    async def _recall(self, doc: Document) -> source_lines.Recalled:
+        """The text without its source's furniture lines, recalled on the writing thread
+        with the texts that wait for it meanwhile, in one transaction: a hand-off and a
+        transaction for each article cost more than the look-up itself."""
+        done: asyncio.Future[source_lines.Recalled] = asyncio.get_running_loop().create_future()
+        self._to_recall.append((doc, done))
+        if not self._recalling:
+            self._recalling = True
+            task = asyncio.get_running_loop().create_task(self._recall_waiting())
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+        return await done
+
+    async def _recall_waiting(self) -> None:
+        try:
+            while self._to_recall:
+                batch, self._to_recall = self._to_recall, []
+                try:
+                    found = await self._in_store_thread(self._recall_all, [d for d, _ in batch])
+                except Exception as e:  # each caller hears it, as from its own look-up
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(e)
+                    continue
+                for (_, done), memory in zip(batch, found, strict=True):
+                    if not done.done():  # its caller was cancelled
+                        done.set_result(memory)
+        finally:
+            self._recalling = False
+
+    def _recall_all(self, docs: list[Document]) -> list[source_lines.Recalled]:
         with self.store.writing() as w:
-            return source_lines.recall(w, doc.source.name, doc.title, doc.text)
+            lines = source_lines.prefetch(w, [(d.source.name, d.text) for d in docs])
+            return [
+                source_lines.recall(w, d.source.name, d.title, d.text, found)
+                for d, found in zip(docs, lines, strict=True)
+            ]
 
     # --- storing, a batch per transaction -------------------------------------------------
 
@@ -338,15 +376,14 @@ class Articles:
         URLs), grouped into a story, stored with its alerts; then its archive file."""
         try:
             with self.store.writing() as w:
-                index = _index(w, batch)
-                stored = [self._store_one(w, one, index) for one in batch]
+                stored = self._store_all(w, batch)
         except WriteConflict:
             # Another writer stored one of these meanwhile. One transaction each, so that
             # only that one becomes a duplicate (it sees the other writer's row now).
             if len(batch) > 1:
                 return [self.store_documents([one])[0] for one in batch]
             with self.store.writing() as w:
-                stored = [self._store_one(w, batch[0], _index(w, batch))]
+                stored = self._store_all(w, batch)
         outcomes = []
         written: dict[int, str] = {}
         for one, (item, alerts) in zip(batch, stored, strict=True):
@@ -366,11 +403,23 @@ class Articles:
         self.store.set_archive_files(written)
         return outcomes
 
-    def _store_one(self, w: Writer, one: ToStore, index: BatchIndex) -> tuple[Item | None, int]:
-        """The stored item (None for a duplicate) and the alerts queued with it."""
+    def _store_all(self, w: Writer, batch: Sequence[ToStore]) -> list[tuple[Item | None, int]]:
+        index = _index(w, batch)
+        recalled = [one for one in batch if not one.doc.verbatim]
+        found = source_lines.prefetch(w, [(one.doc.source.name, one.doc.text) for one in recalled])
+        lines = {id(one): text_lines for one, text_lines in zip(recalled, found, strict=True)}
+        return [self._store_one(w, one, index, lines.get(id(one))) for one in batch]
+
+    def _store_one(
+        self, w: Writer, one: ToStore, index: BatchIndex, lines: source_lines.Lines | None
+    ) -> tuple[Item | None, int]:
+        """The stored item (None for a duplicate) and the alerts queued with it. ``lines``:
+        its text's lines as ``source_lines.prefetch`` read them; None for a verbatim text."""
         doc, options = one.doc, one.options
         memory = (
-            None if doc.verbatim else source_lines.recall(w, doc.source.name, doc.title, doc.text)
+            None
+            if lines is None
+            else source_lines.recall(w, doc.source.name, doc.title, doc.text, lines)
         )
         if memory and memory.removed:
             doc = replace(doc, text=memory.text)

@@ -57,7 +57,10 @@ class Recalled:
     removed: int
 
 
-def _lines(text: str) -> list[tuple[str, int | None]]:
+Lines = list[tuple[str, int | None]]
+
+
+def _lines(text: str) -> Lines:
     """Each line with its key, or None when it is not looked up: too long, no letter, or
     ending with a full stop."""
     out: list[tuple[str, int | None]] = []
@@ -72,10 +75,25 @@ def _lines(text: str) -> list[tuple[str, int | None]]:
     return out
 
 
-def recall(w: Writer, source: str, title: str | None, text: str) -> Recalled:
+def prefetch(w: Writer, texts: list[tuple[str, str]]) -> list[Lines]:
+    """The lines of these (source, text) pairs, their keys read for ``recall`` with one
+    query a source: the writer keeps what it read for the rest of its transaction."""
+    lines = [_lines(text) for _, text in texts]
+    asked: dict[str, set[int]] = {}
+    for (source, _), found in zip(texts, lines, strict=True):
+        asked.setdefault(source, set()).update(k for _, k in found if k is not None)
+    for source, keys in asked.items():
+        w.known_lines(source, list(keys))
+    return lines
+
+
+def recall(
+    w: Writer, source: str, title: str | None, text: str, lines: Lines | None = None
+) -> Recalled:
     """``text`` without the lines that are another item's title or that recur on
-    RECUR_ITEMS items of ``source``."""
-    lines = _lines(text)
+    RECUR_ITEMS items of ``source``. ``lines``: the text's, from ``prefetch``."""
+    if lines is None:
+        lines = _lines(text)
     own = line_key(title) if title and title.strip() else None
     keys = [k for _, k in lines if k is not None]
     known = w.known_lines(source, keys) if keys else {}

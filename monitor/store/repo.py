@@ -459,6 +459,9 @@ class Writer:
         # Lines learnt and not yet written, (source, key) -> [items, title], counted
         # together: ``known_lines`` adds them to what it reads.
         self._lines: dict[tuple[str, int], list[Any]] = {}
+        # What the transaction read of source lines: source -> key -> (items, title), or
+        # None when the source has no such line. Only this writer changes them meanwhile.
+        self._line_rows: dict[str, dict[int, tuple[int, bool] | None]] = {}
 
     def flush(self) -> None:
         """Write the rows held back, in the order they came (a URL keeps its first)."""
@@ -486,13 +489,20 @@ class Writer:
         """Of the line keys asked, those ``source`` has seen: key -> (items, is a title)."""
         if not keys:
             return {}
-        asked = list(set(keys))
-        rows = self.conn.execute(_KNOWN_LINES, {"source": source, "keys": asked})
-        known = {key: (pages, title) for key, pages, title in rows.all()}
-        for key in asked:  # and those learnt in this transaction, not yet written
-            if (held := self._lines.get((source, key))) is not None:
-                pages, title = known.get(key, (0, False))
-                known[key] = (pages + held[0], title or held[1])
+        asked = set(keys)
+        read = self._line_rows.setdefault(source, {})
+        if missing := [key for key in asked if key not in read]:
+            rows = self.conn.execute(_KNOWN_LINES, {"source": source, "keys": missing})
+            read.update(dict.fromkeys(missing))
+            read.update({key: (pages, title) for key, pages, title in rows.all()})
+        known: dict[int, tuple[int, bool]] = {}
+        for key in asked:  # as read, with what was learnt since and not yet written
+            found, held = read[key], self._lines.get((source, key))
+            if held is not None:
+                pages, title = found or (0, False)
+                found = (pages + held[0], title or held[1])
+            if found is not None:
+                known[key] = found
         return known
 
     def learn_lines(
@@ -522,6 +532,7 @@ class Writer:
                 col(SourceLine.title).is_(False),
             )
         )
+        self._line_rows = {}  # some of what was read may be gone
 
     def _flush_lines(self) -> None:
         if not self._lines:
@@ -532,6 +543,11 @@ class Writer:
             for (source, key), (pages, title) in self._lines.items()
         ]
         self.conn.execute(_learn_lines(self.conn.dialect.name), rows)
+        for (source, key), (pages, title) in self._lines.items():  # as now written
+            read = self._line_rows.get(source)
+            if read is not None and key in read:
+                before = read[key] or (0, False)
+                read[key] = (before[0] + pages, before[1] or title)
         self._lines = {}
 
     def _insert_ignoring_conflicts(self, model: type[SQLModel]) -> Insert:
