@@ -291,6 +291,7 @@ class Articles:
         return await done
 
     async def _recall_waiting(self) -> None:
+        batch: list[tuple[Document, asyncio.Future[source_lines.Recalled]]] = []
         try:
             while self._to_recall:
                 batch, self._to_recall = self._to_recall, []
@@ -306,6 +307,9 @@ class Articles:
                         done.set_result(memory)
         finally:
             self._recalling = False
+            for _, done in batch + self._to_recall:  # this task was cancelled: so are they
+                done.cancel()
+            self._to_recall = []
 
     def _recall_all(self, docs: list[Document]) -> list[source_lines.Recalled]:
         with self.store.writing() as w:
@@ -405,10 +409,12 @@ class Articles:
 
     def _store_all(self, w: Writer, batch: Sequence[ToStore]) -> list[tuple[Item | None, int]]:
         index = _index(w, batch)
-        recalled = [one for one in batch if not one.doc.verbatim]
-        found = source_lines.prefetch(w, [(one.doc.source.name, one.doc.text) for one in recalled])
-        lines = {id(one): text_lines for one, text_lines in zip(recalled, found, strict=True)}
-        return [self._store_one(w, one, index, lines.get(id(one))) for one in batch]
+        recalled = [(one.doc.source.name, one.doc.text) for one in batch if not one.doc.verbatim]
+        lines = iter(source_lines.prefetch(w, recalled))
+        return [
+            self._store_one(w, one, index, None if one.doc.verbatim else next(lines))
+            for one in batch
+        ]
 
     def _store_one(
         self, w: Writer, one: ToStore, index: BatchIndex, lines: source_lines.Lines | None

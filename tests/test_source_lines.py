@@ -191,3 +191,34 @@ def test_lines_learnt_in_a_transaction_are_known_before_it_writes_them(db_url: s
             1: (1, True), 2: (2, False), 3: (0, True), 4: (1, False),
         }  # fmt: skip
     store.close()
+
+
+def test_texts_looked_up_together_each_lose_only_their_own_sources_lines(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The look-ups made before analysis go to the database together when they queue up;
+    each text still loses only what its own source is known to repeat."""
+    store = Store.open(db_url)
+    pipeline = Pipeline(_settings(db_url, tmp_path), store, None, None)  # type: ignore[arg-type]
+    for n in range(1, 4):
+        _store(pipeline, n, f"Министр {n}-ші кездесуге қатысты", [_own(n), HEADING])
+    other = Source(name="other", url="https://other.example/")
+
+    def doc(n: int, source: Source) -> Document:
+        return Document(
+            url=f"https://{source.name}.example/{n}", source=source,
+            text="\n".join([_own(n), STOCK, HEADING]), title=f"Тақырып {n}", published=None,
+            language="kk",
+        )  # fmt: skip
+
+    async def recall_all() -> list[str]:
+        docs = [doc(n, SOURCE if n % 2 else other) for n in range(10, 20)]
+        found = await asyncio.gather(*(pipeline.articles._recall(d) for d in docs))
+        return [r.text for r in found]
+
+    texts = asyncio.run(recall_all())
+    for n, text in zip(range(10, 20), texts, strict=True):
+        expected = [_own(n), STOCK] if n % 2 else [_own(n), STOCK, HEADING]
+        assert text.splitlines() == expected, n
+    pipeline.articles.close()
+    store.close()
