@@ -87,13 +87,9 @@ def prefetch(w: Writer, texts: list[tuple[str, str]]) -> list[Lines]:
     return lines
 
 
-def recall(
-    w: Writer, source: str, title: str | None, text: str, lines: Lines | None = None
-) -> Recalled:
+def recall(w: Writer, source: str, title: str | None, text: str, lines: Lines) -> Recalled:
     """``text`` without the lines that are another item's title or that recur on
     RECUR_ITEMS items of ``source``. ``lines``: the text's, from ``prefetch``."""
-    if lines is None:
-        lines = _lines(text)
     own = line_key(title) if title and title.strip() else None
     keys = [k for _, k in lines if k is not None]
     known = w.known_lines(source, keys) if keys else {}

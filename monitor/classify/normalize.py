@@ -203,9 +203,13 @@ MAX_INDEXED_CHARS = 200_000
 _INDEX_WORD = re.compile(r"[^\W_]+")
 
 
+def folded_words(text: str) -> list[str]:
+    """The words of ``text`` as the search index holds them, and as a query asks for them."""
+    return _INDEX_WORD.findall(fold_term(text))
+
+
 def search_text(*parts: str | None) -> str:
     """What the search index stores for these texts: their folded words, one space apart.
     Here rather than in the store, so that an analysis worker makes it without loading the
     database layer."""
-    joined = " ".join(p for p in parts if p)[:MAX_INDEXED_CHARS]
-    return " ".join(_INDEX_WORD.findall(fold_term(joined)))
+    return " ".join(folded_words(" ".join(p for p in parts if p)[:MAX_INDEXED_CHARS]))

@@ -31,11 +31,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Integer, bindparam, column, text
 from sqlalchemy.sql.selectable import TextualSelect
 
-from monitor.classify.normalize import fold_term, search_text
+from monitor.classify.normalize import folded_words, search_text
 
 CONFIG = "oic_search"  # the PostgreSQL text search configuration
 TABLE = "item_search"
-_WORD = re.compile(r"[^\W_]+")
 # A quoted phrase, or a run of non-space characters.
 _PIECE = re.compile(r'(-?)"([^"]*)"(\*?)|(\S+)')
 
@@ -69,7 +68,7 @@ class Query:
 
 
 def _term(raw: str, prefix: bool) -> Term | None:
-    words = tuple(_WORD.findall(fold_term(raw)))
+    words = tuple(folded_words(raw))
     return Term(words, prefix) if words else None
 
 
