@@ -45,8 +45,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from localweb import write_answer  # noqa: E402 - beside this script
-
 SITE_DIR = ROOT / "bench" / "out" / "backfill_site"
 EVAL_FILE = ROOT / "tests" / "data" / "eval" / "oic_eval.jsonl"
 FIRST_DAY = date(2024, 1, 1)
@@ -123,6 +121,7 @@ def serve(port_out: multiprocessing.connection.Connection, n: int) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # see localweb.py
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -132,9 +131,15 @@ def serve(port_out: multiprocessing.connection.Connection, n: int) -> None:
             if body is None:
                 body, ctype = extra.get(self.path, (None, ""))
             if body is None:
-                write_answer(self, 404, b"", {})
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
-            write_answer(self, 200, body, {"Content-Type": ctype})
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

@@ -20,8 +20,6 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing import Process, Queue
 
-from localweb import write_answer
-
 BODY = (b"<html><head><title>t</title></head><body>" + b"<p>news text here</p>" * 2900)[
     :60_000
 ] + b"</body></html>"
@@ -29,18 +27,27 @@ BODY = (b"<html><head><title>t</title></head><body>" + b"<p>news text here</p>" 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # see localweb.py
 
     def do_GET(self) -> None:
         if self.path == "/robots.txt":
             body = b"User-agent: *\nAllow: /\n"
             self._send(200, body, "text/plain")
         elif self.headers.get("If-None-Match") == '"v1"':
-            write_answer(self, 304, b"", {"ETag": '"v1"'})
+            self.send_response(304)
+            self.send_header("ETag", '"v1"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         else:
             self._send(200, BODY, "text/html; charset=utf-8")
 
     def _send(self, status: int, body: bytes, media: str) -> None:
-        write_answer(self, status, body, {"Content-Type": media, "ETag": '"v1"'})
+        self.send_response(status)
+        self.send_header("Content-Type", media)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", '"v1"')
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
