@@ -43,9 +43,6 @@ class LocalWeb:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            # As production servers: without it, a body written after its headers waits
-            # 40 ms on loopback for the client's delayed ACK (Nagle's algorithm).
-            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
