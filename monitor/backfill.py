@@ -175,6 +175,7 @@ class Backfill:
         self._walked: set[str] = set()  # sitemap files read by a source of this run
         self._own_roots: set[str] = set()
         self._planned: list[Planned] = []
+        self._done: dict[str, datetime] = {}  # checkpoints of earlier runs: URL -> when
         self._pool: Executor | None = None
         self._calls: PoolCalls | None = None
         pages = max(MIN_PAGES_IN_FLIGHT, PAGES_PER_WORKER * max(1, self.workers))
@@ -186,6 +187,9 @@ class Backfill:
     async def run(self, sources: Sequence[Source]) -> BackfillResult:
         """Backfill each source (concurrently); never raises for a source or article."""
         self._own_roots = {s.url for s in sources if s.kind == "sitemap"}
+        # Sources of one site walk its sitemaps once between them, whichever comes first:
+        # what any of them finished in an earlier run of these dates is finished for all.
+        self._done = self.store.crawl_pages_done(self.window.scope)
         if self.workers > 0 and not self.dry_run:
             self._pool = process_pool(
                 self.workers,
@@ -205,11 +209,10 @@ class Backfill:
 
     async def _source(self, source: Source) -> BackfillReport:
         report = BackfillReport(source.name)
-        done = self.store.crawl_pages_done(source.name, self.window.scope)
         lists = Lists(
             self.pipeline.fetcher,
             source,
-            done=done,
+            done=self._done,
             others=self._own_roots - {source.url},
             walked=self._walked,
         )
@@ -220,7 +223,7 @@ class Backfill:
         ]
         try:
             async for page in reader_for(source, lists).history(self.window):
-                await self._enqueue(page, source, report, done, queue)
+                await self._enqueue(page, source, report, queue)
         except (FetchError, SourceError) as e:
             report.error = str(e)
             log.error("%s: %s", source.name, e)
@@ -255,7 +258,6 @@ class Backfill:
         listed: ListPage,
         source: Source,
         report: BackfillReport,
-        done: dict[str, datetime],
         queue: asyncio.Queue[_Job | None],
     ) -> None:
         unique = list({e.url: e for e in listed.entries}.values())
@@ -278,7 +280,7 @@ class Backfill:
         todo = [
             e
             for e in in_range
-            if e.url in fresh and e.url not in done and e.url not in self._claimed
+            if e.url in fresh and e.url not in self._done and e.url not in self._claimed
         ]
         report.known += len(in_range) - len(todo)
         self._claimed.update(e.url for e in todo)

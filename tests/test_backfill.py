@@ -383,6 +383,22 @@ def test_rerun_stores_nothing_twice_and_fetches_no_article(
     assert second.fetched == 0 and second.pages_resumed == 7  # type: ignore[attr-defined]
 
 
+def test_a_source_resumes_the_sitemaps_another_source_of_the_site_finished(
+    web: LocalWeb, tmp_path: Path, db_url: str
+) -> None:
+    """Sources of one site walk its sitemaps once between them: a later run of the same
+    dates skips the files an earlier one finished, whichever source read them."""
+    build_site(web)
+    settings = settings_for(db_url, tmp_path, web.base)
+    window = DateRange(date(2024, 6, 1), None)
+    news, press = settings.sources
+    asyncio.run(_backfill(settings.model_copy(update={"sources": [news]}), window))
+    hits = len(web.log)
+    again, _ = asyncio.run(_backfill(settings.model_copy(update={"sources": [press]}), window))
+    assert again.pages_resumed == 7  # type: ignore[attr-defined]
+    assert not [r for r in web.log[hits:] if "/sitemaps/" in r.path]
+
+
 def test_alerts_only_with_the_flag(web: LocalWeb, tmp_path: Path) -> None:
     texts = _texts()
     today = datetime.now(UTC).date()

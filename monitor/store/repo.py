@@ -131,13 +131,12 @@ class Store:
 
     # --- backfill checkpoints ------------------------------------------------------
 
-    def crawl_pages_done(self, source: str, scope: str) -> dict[str, datetime]:
-        """URL -> when it was finished, for the checkpoints of one source and scope."""
-        q = select(CrawlPage.url, CrawlPage.done_at).where(
-            CrawlPage.source == source, CrawlPage.scope == scope
-        )
+    def crawl_pages_done(self, scope: str) -> dict[str, datetime]:
+        """URL -> when it was last finished, for the checkpoints of one scope, whichever
+        source made them."""
+        q = select(CrawlPage.url, func.max(CrawlPage.done_at)).where(CrawlPage.scope == scope)
         with self.session() as s:
-            return dict(s.exec(q).all())
+            return dict(s.exec(q.group_by(col(CrawlPage.url))).all())
 
     def mark_crawl_page(self, source: str, scope: str, url: str, entries: int = 0) -> None:
         """Checkpoint a finished sitemap file, or an article found outside the dates."""
@@ -599,7 +598,7 @@ class Writer:
         out: list[tuple[int, int]] = []
         for part in _chunks(list(dict.fromkeys(keys))):
             q = select(StoryBand.key, StoryBand.item_id).where(col(StoryBand.key).in_(part))
-            out.extend(self.conn.execute(q).tuples().all())
+            out.extend(self.conn.execute(q).all())
         return out
 
     def candidates(self, ids: Sequence[int]) -> list[Candidate]:
