@@ -39,6 +39,7 @@ webdriver = pytest.importorskip("selenium.webdriver")
 if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
     pytest.skip("chromium and chromium-driver are not installed", allow_module_level=True)
 
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -430,8 +431,14 @@ def test_without_javascript_the_forms_still_work(
         _wait(browser).until(ec.staleness_of(row))  # the form posted and the list came back
         state = _state(seeded, "dmitri", story)
         assert state is not None and state.starred_at is not None
-        row = browser.find_element(By.CSS_SELECTOR, f'li[data-story="{story}"]')
-        assert "starred" in row.get_attribute("class")
+        # The list comes back through a redirect: a row found while the page in between is
+        # still there goes with it, so it is read again until the list has settled.
+        selector = f'li[data-story="{story}"]'
+        starred = WebDriverWait(browser, 15, ignored_exceptions=[WebDriverException]).until(
+            lambda b: "starred" in b.find_element(By.CSS_SELECTOR, selector).get_attribute("class")
+        )
+        assert starred
+        row = browser.find_element(By.CSS_SELECTOR, selector)
         row.find_element(By.CSS_SELECTOR, ".read-toggle").click()
         _wait(browser).until(ec.staleness_of(row))
         assert story not in _story_ids(browser)
