@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import socket
 import ssl
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -88,24 +86,6 @@ class Smtp:
 def smtp() -> Iterator[Smtp]:
     with Smtp(Inbox()) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a self-signed certificate")
-    d = tmp_path_factory.mktemp("tls")
-    crt, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(crt),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return crt, key
 
 
 def server_tls(cert: tuple[Path, Path]) -> ssl.SSLContext:

@@ -4,16 +4,18 @@ environment's proxies when those are set."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from monitor import host_pools
 from monitor.config import FetchSettings
-from monitor.fetch import Fetcher
+from monitor.fetch import Fetcher, FetchError, FetchResult
 from tests.webserver import LocalWeb, Request, Response
 
 
@@ -149,3 +151,25 @@ def test_proxies_from_the_environment_still_apply(
     assert asyncio.run(go()) == (b"proxied", b"ok")
     assert [h.path for h in web.hits("/via-proxy")] == ["http://news.invalid/via-proxy"]
     assert len(tracked.opened) == 1  # the host NO_PROXY names was asked directly
+
+
+def test_https_certificates_are_checked_and_a_private_ca_can_be_named(
+    tracked: _Tracked, cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*cert)
+    tracked.socket = context.wrap_socket(tracked.socket, server_side=True)
+    url = tracked.url("/tls").replace("http://", "https://")
+
+    async def get() -> FetchResult | FetchError:
+        async with Fetcher(settings()) as f:
+            try:
+                return await f.get(url)
+            except FetchError as e:
+                return e
+
+    refused = asyncio.run(get())
+    assert isinstance(refused, FetchError) and "CERTIFICATE_VERIFY_FAILED" in refused.detail
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))  # read when a fetcher starts
+    fetched = asyncio.run(get())
+    assert isinstance(fetched, FetchResult) and fetched.content == b"ok"
