@@ -24,10 +24,9 @@ import charset_normalizer
 import httpx
 
 import monitor
-from monitor import robots
+from monitor import host_pools, robots
 from monitor.config import FetchSettings
 from monitor.files import bom_encoding
-from monitor.host_pools import HostPools
 from monitor.redact import redact
 
 __all__ = ["Accept", "FetchError", "FetchResult", "Fetcher"]
@@ -198,9 +197,7 @@ class Fetcher:
             timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=read),
             follow_redirects=False,  # followed by hand: each hop is checked
             event_hooks={"response": [_stop_at_redirect]},
-            # Every request the proxies from the environment leave direct goes through small
-            # pools of its own host (host_pools.py); those proxies still apply.
-            mounts={"all://": HostPools(httpx.create_ssl_context())},
+            mounts=host_pools.mounts(httpx.create_ssl_context()),
         )
         self._gates: dict[tuple[str, int], _HostGate] = {}
         self._robots = robots.RobotsCache(settings, self._ask_robots)

@@ -14,11 +14,25 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import AsyncIterator
+from urllib.request import getproxies
 
 import httpx
 
 SHARD = 2  # connections a pool holds at most
 KEEPALIVE = 5.0  # seconds an idle connection is kept (httpx's default)
+
+
+def mounts(ssl_context: ssl.SSLContext) -> dict[str, httpx.AsyncBaseTransport]:
+    """httpx mounts sending through host pools the schemes that no proxy of the environment
+    takes (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY): httpx keeps those proxies, and the hosts
+    NO_PROXY names, for itself."""
+    proxies = getproxies()
+    pools = HostPools(ssl_context)
+    return {
+        f"{scheme}://": pools
+        for scheme in ("http", "https")
+        if not (proxies.get(scheme) or proxies.get("all"))
+    }
 
 
 class _Pool:

@@ -134,12 +134,15 @@ def test_a_connection_in_use_is_not_closed_as_idle(
     assert asyncio.run(go()) == (5000, 1)
 
 
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
 def test_proxies_from_the_environment_still_apply(
-    web: LocalWeb, tracked: _Tracked, monkeypatch: pytest.MonkeyPatch
+    variable: str, web: LocalWeb, tracked: _Tracked, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # `web` plays the proxy: a request through a proxy names the whole URL.
     web.add("/via-proxy", "proxied")
-    monkeypatch.setenv("HTTP_PROXY", web.base)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, web.base)
     monkeypatch.setenv("NO_PROXY", f"127.0.0.1:{tracked.server_address[1]}")
 
     async def go() -> tuple[bytes, bytes]:
