@@ -1,20 +1,24 @@
 """CPU per GET of monitor.fetch.Fetcher against a local HTTP server in another process.
 
-Two cases: 200 responses of about 60 KB, and conditional GETs answered 304. The server runs
-in a child process, so process_time here counts only the client's work. With --other, a
+Three cases: 200 responses of about 60 KB one at a time, conditional GETs answered 304, and
+200s from --hosts servers (one port each, so one host each) taken in turn, eight requests
+in flight at a time, as a daemon polling many sites does. The servers run in a child
+process, so process_time here counts only the client's work. With --other, a
 second checkout's monitor package is loaded in its own child process and the two are run in
 turns (A, B, A, B, ...); the ratios printed are new/old per case.
 
-    python bench/bench_fetch.py --gets 2000 --rounds 3 [--other PATH_TO_OTHER_CHECKOUT]
+    python bench/bench_fetch.py --gets 2000 --rounds 3 [--hosts 40] [--other PATH_TO_OTHER_CHECKOUT]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,18 +57,21 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(port_queue: Queue[int]) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    port_queue.put(server.server_address[1])
-    server.serve_forever()
+def _serve(port_queue: Queue[list[int]], hosts: int) -> None:
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _Handler) for _ in range(hosts)]
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    port_queue.put([server.server_address[1] for server in servers])
+    servers[0].serve_forever()
 
 
-async def _measure(base: str, gets: int) -> dict[str, float]:
+async def _measure(bases: list[str], gets: int) -> dict[str, float]:
     from monitor.config import FetchSettings
     from monitor.fetch import Fetcher
 
     settings = FetchSettings(per_host_delay=timedelta(0), per_host_concurrency=1)
     out = {}
+    base = bases[0]
     async with Fetcher(settings) as fetcher:
         await fetcher.get(base + "/warm")
         for case, etag in (("200", None), ("304", '"v1"')):
@@ -73,19 +80,30 @@ async def _measure(base: str, gets: int) -> dict[str, float]:
                 result = await fetcher.get(f"{base}/page/{i}", etag=etag, accept="html")
                 assert result.status == int(case), result.status
             out[case] = (time.process_time() - start) / gets * 1e6
+        in_flight = asyncio.Semaphore(8)
+
+        async def one(i: int) -> None:
+            async with in_flight:
+                result = await fetcher.get(f"{bases[i % len(bases)]}/page/{i}", accept="html")
+                assert result.status == 200, result.status
+
+        await asyncio.gather(*(one(i) for i in range(len(bases))))  # robots.txt of each
+        start = time.process_time()
+        await asyncio.gather(*(one(i) for i in range(gets)))
+        out["hosts"] = (time.process_time() - start) / gets * 1e6
     return out
 
 
-def _child(root: str, base: str, gets: int) -> dict[str, float]:
+def _child(root: str, bases: list[str], gets: int) -> dict[str, float]:
     code = (
         "import asyncio, json, sys; sys.path.insert(0, sys.argv[1]); "
         "sys.path.insert(0, sys.argv[2]); import bench_fetch as b; "
-        "print(json.dumps(asyncio.run(b._measure(sys.argv[3], int(sys.argv[4])))))"
+        "print(json.dumps(asyncio.run(b._measure(sys.argv[3].split(), int(sys.argv[4])))))"
     )
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, PYTHONPATH=root)
     done = subprocess.run(
-        [sys.executable, "-c", code, root, here, base, str(gets)],
+        [sys.executable, "-c", code, root, here, " ".join(bases), str(gets)],
         env=env,
         capture_output=True,
         text=True,
@@ -99,28 +117,31 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--gets", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--hosts", type=int, default=40, help="servers for the third case")
     parser.add_argument("--other", help="another checkout to compare against (old)")
     args = parser.parse_args()
-    ports: Queue[int] = Queue()
-    server = Process(target=_serve, args=(ports,), daemon=True)
+    ports: Queue[list[int]] = Queue()
+    server = Process(target=_serve, args=(ports, args.hosts), daemon=True)
     server.start()
-    base = f"http://127.0.0.1:{ports.get()}"
+    bases = [f"http://127.0.0.1:{port}" for port in ports.get()]
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     variants = {"new": here} | ({"old": args.other} if args.other else {})
-    totals: dict[str, dict[str, float]] = {v: {"200": 0.0, "304": 0.0} for v in variants}
+    cases = ("200", "304", "hosts")
+    totals: dict[str, dict[str, float]] = {v: dict.fromkeys(cases, 0.0) for v in variants}
     try:
         for r in range(args.rounds):
             for name, root in variants.items():
-                got = _child(root, base, args.gets)
-                print(f"round {r} {name}: 200 {got['200']:.0f} us/GET, 304 {got['304']:.0f} us/GET")
+                got = _child(root, bases, args.gets)
+                print(f"round {r} {name}: " + ", ".join(f"{c} {got[c]:.0f}" for c in cases)
+                      + " us/GET")  # fmt: skip
                 for case in got:
                     totals[name][case] += got[case] / args.rounds
     finally:
         server.terminate()
     for name, t in totals.items():
-        print(f"{name}: 200 {t['200']:.0f} us CPU/GET, 304 {t['304']:.0f} us CPU/GET")
+        print(f"{name}: " + ", ".join(f"{c} {t[c]:.0f}" for c in cases) + " us CPU/GET")
     if "old" in totals:
-        for case in ("200", "304"):
+        for case in cases:
             print(f"ratio new/old {case}: {totals['new'][case] / totals['old'][case]:.3f}")
 
 
