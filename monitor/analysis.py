@@ -1,5 +1,6 @@
 """The CPU-bound stages of one page, runnable in worker processes: extract, then hash,
-MinHash and classify. Plain data in and out.
+MinHash and classify, and write the text ahead into the archive (store/archive.py). Plain
+data in and out.
 
 Kept apart from the pipeline so a worker imports only these stages (trafilatura, dates,
 language, fingerprint, classifier), not the HTTP client, the database or the CLI. Pages are
@@ -29,6 +30,7 @@ from monitor.classify.normalize import search_text
 from monitor.extracted import Extracted
 from monitor.fingerprint import band_keys, content_hash, signature
 from monitor.language import prepare_model
+from monitor.store.archive import stage_text
 
 PARENT_CHECK_SECONDS = 1.0
 # Loads the language model, date tables and boilerplate lists before the first real page.
@@ -48,14 +50,24 @@ class Analysis:
     signature: np.ndarray
     bands: list[int]
     document: str  # the search index's entry for the title and text
+    # The text written ahead into the archive's staging folder (store/archive.py), for
+    # storing to move under the item's name; None when not written.
+    staged: str | None = None
 
 
 def analyse(
-    title: str | None, text: str, language: str | None, classifier: Classifier | None
+    title: str | None,
+    text: str,
+    language: str | None,
+    classifier: Classifier | None,
+    stage_in: Path | None = None,
 ) -> Analysis:
+    """``stage_in``: an archive folder to write the text ahead into."""
     sig = signature(text)
     verdict = classifier.classify(title, text, language) if classifier else None
-    return Analysis(content_hash(text), verdict, sig, band_keys(sig), search_text(title, text))
+    digest = content_hash(text)
+    staged = stage_text(stage_in, digest, text) if stage_in is not None else None
+    return Analysis(digest, verdict, sig, band_keys(sig), search_text(title, text), staged)
 
 
 # The classifier of this worker process, loaded once by the pool initializer.
@@ -100,9 +112,11 @@ def extract_page(page: Page) -> Extracted | None:
     return extract(html, page.url, feed_date=page.feed_date, language_hint=page.language_hint)
 
 
-def analyse_in_worker(title: str | None, text: str, language: str | None) -> Analysis:
+def analyse_in_worker(
+    title: str | None, text: str, language: str | None, stage_in: Path | None = None
+) -> Analysis:
     """``analyse`` in a pool worker, with the worker's own classifier."""
-    return analyse(title, text, language, _classifier)
+    return analyse(title, text, language, _classifier, stage_in)
 
 
 def run_calls(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[tuple[bool, Any]]:

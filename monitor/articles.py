@@ -32,7 +32,7 @@ from monitor.fetch import Fetcher, FetchError
 from monitor.fingerprint import pack
 from monitor.pool_calls import PoolCalls
 from monitor.sources import DateRange, Entry
-from monitor.store.archive import write_text_file
+from monitor.store.archive import discard_staged, place_staged, sweep_staging, write_text_file
 from monitor.store.db import DB_UNAVAILABLE, db_reason
 from monitor.store.models import Alert, Item, utcnow
 from monitor.store.repo import Store, WriteConflict, Writer
@@ -188,6 +188,9 @@ class Articles:
         self.fetcher = fetcher
         self.classifier = classifier
         self.archive_dir = Path(settings.storage.archive_dir)
+        # Texts written ahead for articles a stopped process never stored.
+        if swept := sweep_staging(self.archive_dir):
+            log.info("removed %d texts written ahead that were never stored", swept)
         self._waiting: list[tuple[ToStore, asyncio.Future[Outcome]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._busy = 0  # articles on their way through `process`
@@ -271,10 +274,14 @@ class Articles:
         in its own transaction and analyses again only if more were learnt meanwhile."""
         memory = await self._recall(doc)
         text = memory.text if memory.removed else doc.text
+        # The text is written ahead into the archive there too (store/archive.py).
+        stage_in = None if doc.verbatim else self.archive_dir
         if pool is not None:
-            found = await pool.call(analyse_in_worker, doc.title, text, doc.language)
+            found = await pool.call(analyse_in_worker, doc.title, text, doc.language, stage_in)
         else:
-            found = await asyncio.to_thread(analyse, doc.title, text, doc.language, self.classifier)
+            found = await asyncio.to_thread(
+                analyse, doc.title, text, doc.language, self.classifier, stage_in
+            )
         return text, found
 
     async def _recall(self, doc: Document) -> source_lines.Recalled:
@@ -379,6 +386,14 @@ class Articles:
         """Store documents in one transaction: each is hashed (a duplicate only marks its
         URLs), grouped into a story, stored with its alerts; then its archive file."""
         try:
+            return self._store_documents(batch)
+        except BaseException:  # nothing stored: their texts written ahead are not needed
+            for one in batch:
+                discard_staged(one.analysed[1].staged if one.analysed else None)
+            raise
+
+    def _store_documents(self, batch: Sequence[ToStore]) -> list[Outcome]:
+        try:
             with self.store.writing() as w:
                 stored = self._store_all(w, batch)
         except WriteConflict:
@@ -392,12 +407,14 @@ class Articles:
         written: dict[int, str] = {}
         for one, (item, alerts) in zip(batch, stored, strict=True):
             url = one.listed_as or one.doc.url
+            staged = one.analysed[1].staged if one.analysed else None
             if item is None:
+                discard_staged(staged)
                 outcomes.append(Outcome(url, "duplicate", fetched=one.fetched))
                 continue
             problem = None
             try:
-                item.archive_file = write_text_file(self.archive_dir, item).name
+                item.archive_file = self._archive(item, one, staged)
                 written[item.id or 0] = item.archive_file
             except OSError as e:  # stored all the same; `export --format txt` rewrites it
                 problem = "archive"
@@ -406,6 +423,18 @@ class Articles:
             outcomes.append(Outcome(url, "stored", problem, item.id, relevant, alerts, one.fetched))
         self.store.set_archive_files(written)
         return outcomes
+
+    def _archive(self, item: Item, one: ToStore, staged: str | None) -> str:
+        """The item's archive file: the text written ahead when it is the one stored (it
+        was not shortened again meanwhile), else written now."""
+        if staged is not None and one.analysed is not None and one.analysed[0] == item.text:
+            try:
+                return place_staged(staged, self.archive_dir, item).name
+            except OSError as e:  # gone meanwhile (swept, removed by hand): written again
+                log.info("%s: the text written ahead is gone (%s); writing it again", item.url, e)
+        else:
+            discard_staged(staged)
+        return write_text_file(self.archive_dir, item).name
 
     def _store_all(self, w: Writer, batch: Sequence[ToStore]) -> list[tuple[Item | None, int]]:
         index = _index(w, batch)

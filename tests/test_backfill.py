@@ -26,6 +26,7 @@ from monitor.backfill import MIN_PAGES_IN_FLIGHT, Backfill
 from monitor.config import Settings, load_settings
 from monitor.runtime import Runtime
 from monitor.sources import DateRange, Entry, entry_days
+from monitor.store.archive import STAGING
 from monitor.store.models import Alert, Item
 from monitor.store.repo import Store
 from tests.alerts_support import Receiver
@@ -249,6 +250,25 @@ def test_backfill_stores_exactly_the_articles_in_range(
     total = result.stdout.splitlines()[-2]
     assert "total" in total and f" {len(expected)} " in total
     assert_nothing_alerted(cfg, receiver)
+    assert_archive_holds_the_stored_texts(cfg)
+
+
+def assert_archive_holds_the_stored_texts(cfg: Path) -> None:
+    """One file per stored item with its text (written ahead in the analysis workers and
+    moved there when stored), and nothing left waiting."""
+    settings = load_settings(cfg)
+    store = Store.open(settings.storage.url)
+    try:
+        items = store.items()
+    finally:
+        store.close()
+    archive = Path(settings.storage.archive_dir)
+    assert sorted(p.name for p in archive.iterdir()) == sorted(
+        [it.archive_file or "" for it in items] + [STAGING]
+    )
+    assert list((archive / STAGING).iterdir()) == []
+    for it in items:
+        assert (archive / (it.archive_file or "")).read_text(encoding="utf-8") == it.text
 
 
 def test_killed_backfill_resumes_without_fetching_anything_twice(

@@ -1,12 +1,22 @@
-"""The plain-text archive: one `NNN_<content_hash>.txt` file per stored item."""
+"""The plain-text archive: one `NNN_<content_hash>.txt` file per stored item.
+
+A text can be written ahead, where it is analysed (``stage_text``), and moved under its
+item's name once stored (``place_staged``): creating a file costs far more than renaming
+one (0.8-1 ms of kernel time against 15 us on an ext4 disk of a virtual machine), and the
+analysis runs in several processes while storing runs in one.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from monitor.store.models import Item
+if TYPE_CHECKING:  # analysis workers stage texts here without loading the database layer
+    from monitor.store.models import Item
 
 
 def archive_name(item: Item) -> str:
@@ -26,11 +36,64 @@ def write_text_file(folder: Path, item: Item) -> Path:
     return path
 
 
-def _write_atomically(path: str, data: bytes) -> None:
+STAGING = ".incoming"  # where texts written ahead wait, inside the archive folder
+_staged = itertools.count()
+
+
+def stage_text(folder: Path, content_hash: str, text: str) -> str | None:
+    """Write ``text`` ahead into the archive's staging folder, under a name no other
+    process or text uses; its path, or None when it could not be written (the text is then
+    written when stored, and the trouble reported there)."""
+    path = f"{folder}/{STAGING}/{content_hash}-{os.getpid()}-{next(_staged)}.txt"
+    data = text.encode("utf-8")
+    try:
+        try:
+            _write(path, data)
+        except FileNotFoundError:
+            os.makedirs(f"{folder}/{STAGING}", exist_ok=True)
+            _write(path, data)
+    except OSError:
+        return None
+    return path
+
+
+def place_staged(staged: str, folder: Path, item: Item) -> Path:
+    """Move a text written ahead to its item's name in the archive (atomic)."""
+    path = folder / archive_name(item)
+    os.replace(staged, path)
+    return path
+
+
+def discard_staged(staged: str | None) -> None:
+    """Remove a text written ahead that is not needed (a duplicate, or a text that changed)."""
+    if staged is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(staged)
+
+
+def sweep_staging(folder: Path, older_than: float = 3600.0) -> int:
+    """Remove texts written ahead that were never stored (their process stopped in
+    between), once they are ``older_than`` seconds: younger ones may still be on their way
+    to the store in another process. How many were removed."""
+    cutoff = time.time() - older_than
+    removed = 0
+    try:
+        entries = list(os.scandir(f"{folder}/{STAGING}"))
+    except OSError:
+        return 0
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
+def _write(path: str, data: bytes, flags: int = os.O_EXCL) -> None:
+    """Write a new file; none is left behind half-written."""
     # Plain descriptors: open() in text mode would also stat the file and ask whether it
     # is a terminal, for each of the thousands of files a backfill writes.
-    tmp = os.path.splitext(path)[0] + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o644)
     try:
         try:
             view = memoryview(data)
@@ -38,8 +101,18 @@ def _write_atomically(path: str, data: bytes) -> None:
                 view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    tmp = os.path.splitext(path)[0] + ".tmp"
+    _write(tmp, data, os.O_TRUNC)
+    try:
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)  # no half-written file left behind
+            os.unlink(tmp)
         raise
