@@ -431,9 +431,8 @@ class Articles:
             try:
                 return place_staged(staged, self.archive_dir, item).name
             except OSError as e:  # gone meanwhile (swept, removed by hand): written again
-                log.info("%s: the text written ahead is gone (%s); writing it again", item.url, e)
-        else:
-            discard_staged(staged)
+                log.info("%s: the text written ahead could not be moved (%s)", item.url, e)
+        discard_staged(staged)
         return write_text_file(self.archive_dir, item).name
 
     def _store_all(self, w: Writer, batch: Sequence[ToStore]) -> list[tuple[Item | None, int]]:

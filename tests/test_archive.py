@@ -128,3 +128,17 @@ def test_an_archive_folder_that_cannot_be_written_still_stores_the_item(
     [outcome] = pipeline.articles.store_documents([one])
     assert (outcome.status, outcome.reason) == ("stored", "archive")
     pipeline.store.close()
+
+
+def test_a_text_written_ahead_that_went_missing_is_written_when_stored(
+    db_url: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    pipeline = _pipeline(db_url, archive)
+    one = _analysed(pipeline, _doc(1, _own(1)))
+    for staged in (archive / STAGING).iterdir():
+        staged.unlink()  # as if swept meanwhile
+    [outcome] = pipeline.articles.store_documents([one])
+    assert (outcome.status, outcome.reason) == ("stored", None)
+    _archive_matches(pipeline, archive)
+    pipeline.store.close()
