@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +33,13 @@ from monitor.fetch import Fetcher, FetchError
 from monitor.fingerprint import pack
 from monitor.pool_calls import PoolCalls
 from monitor.sources import DateRange, Entry
-from monitor.store.archive import discard_staged, place_staged, sweep_staging, write_text_file
+from monitor.store.archive import (
+    SWEEP_AFTER,
+    discard_staged,
+    place_staged,
+    sweep_staging,
+    write_text_file,
+)
 from monitor.store.db import DB_UNAVAILABLE, db_reason
 from monitor.store.models import Alert, Item, utcnow
 from monitor.store.repo import Store, WriteConflict, Writer
@@ -188,9 +195,8 @@ class Articles:
         self.fetcher = fetcher
         self.classifier = classifier
         self.archive_dir = Path(settings.storage.archive_dir)
-        # Texts written ahead for articles a stopped process never stored.
-        if swept := sweep_staging(self.archive_dir):
-            log.info("removed %d texts written ahead that were never stored", swept)
+        self._next_sweep = 0.0  # when to look for texts written ahead and never stored
+        self._sweep_staging()
         self._waiting: list[tuple[ToStore, asyncio.Future[Outcome]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._busy = 0  # articles on their way through `process`
@@ -382,9 +388,19 @@ class Articles:
             self._writer.shutdown(wait=True)
             self._writer = None
 
+    def _sweep_staging(self) -> None:
+        """At start and then hourly: texts written ahead for articles that were cancelled
+        after their analysis, or whose process was stopped, are removed once an hour old."""
+        if time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + SWEEP_AFTER
+        if swept := sweep_staging(self.archive_dir):
+            log.info("removed %d texts written ahead that were never stored", swept)
+
     def store_documents(self, batch: Sequence[ToStore]) -> list[Outcome]:
         """Store documents in one transaction: each is hashed (a duplicate only marks its
         URLs), grouped into a story, stored with its alerts; then its archive file."""
+        self._sweep_staging()
         try:
             return self._store_documents(batch)
         except BaseException:  # nothing stored: their texts written ahead are not needed

@@ -76,15 +76,19 @@ class HostPools(httpx.AsyncBaseTransport):
 
     async def _sweep(self, now: float) -> None:
         """Close the pools left idle past the keep-alive time: their connections would
-        otherwise stay open until their host is asked again."""
+        otherwise stay open until their host is asked again. They are taken out before the
+        first is closed, so that no request picks one while the others close."""
         self._swept = now
+        idle: list[_Pool] = []
         for key, pools in list(self._pools.items()):
-            idle = [p for p in pools if p.busy == 0 and now - p.last_used > KEEPALIVE]
-            for pool in idle:
-                pools.remove(pool)
-                await pool.transport.aclose()
-            if not pools:
+            keep = [p for p in pools if p.busy or now - p.last_used <= KEEPALIVE]
+            idle += [p for p in pools if p not in keep]
+            if keep:
+                self._pools[key] = keep
+            else:
                 del self._pools[key]
+        for pool in idle:
+            await pool.transport.aclose()
 
     async def aclose(self) -> None:
         pools = [p for ps in self._pools.values() for p in ps]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import DBAPIError
 
+from monitor import articles
 from monitor.articles import Document, StoreOptions, ToStore
 from monitor.config import Settings, Source
 from monitor.fingerprint import content_hash
@@ -140,5 +141,22 @@ def test_a_text_written_ahead_that_went_missing_is_written_when_stored(
         staged.unlink()  # as if swept meanwhile
     [outcome] = pipeline.articles.store_documents([one])
     assert (outcome.status, outcome.reason) == ("stored", None)
+    _archive_matches(pipeline, archive)
+    pipeline.store.close()
+
+
+def test_a_running_process_removes_texts_its_cancelled_articles_left(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(articles, "SWEEP_AFTER", 0.0)  # as if each batch came an hour later
+    archive = tmp_path / "archive"
+    pipeline = _pipeline(db_url, archive)
+    left = archive / STAGING / "cancelled.txt"  # analysed, then its article was cancelled
+    left.parent.mkdir(parents=True)
+    left.write_text("a text nobody will store")
+    two_hours_ago = time.time() - 7200
+    os.utime(left, (two_hours_ago, two_hours_ago))
+    pipeline.articles.store_documents([_analysed(pipeline, _doc(1, _own(1)))])
+    assert list((archive / STAGING).iterdir()) == []
     _archive_matches(pipeline, archive)
     pipeline.store.close()

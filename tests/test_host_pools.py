@@ -29,6 +29,7 @@ class _Tracked(ThreadingHTTPServer):
     connection's port when it opens and when the client closes it."""
 
     daemon_threads = True
+    delay = 0.0  # seconds before each answer
 
     def __init__(self) -> None:
         self.opened: list[int] = []
@@ -50,6 +51,7 @@ class _Tracked(ThreadingHTTPServer):
                 server.closed.append(self.client_address[1])
 
             def do_GET(self) -> None:
+                time.sleep(server.delay)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", "2")
@@ -115,6 +117,32 @@ def test_connections_left_idle_are_closed_without_their_host_asked_again(
 
     asyncio.run(go())
     assert len(tracked.opened) == 1
+
+
+def test_a_request_arriving_while_idle_pools_close_keeps_its_connection_tracked(
+    tracked: _Tracked, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(host_pools, "KEEPALIVE", 0.3)
+    tracked.delay = 0.05  # three requests in flight together: two pools for the host
+    host = tracked.url("")
+    other = host.replace("127.0.0.1", "localhost")  # another origin, the same server
+
+    async def go() -> None:
+        async with Fetcher(settings(per_host_concurrency=4)) as f:
+            await asyncio.gather(*(f.get(f"{host}/a?i={i}") for i in range(3)))
+            await asyncio.sleep(0.4)  # both pools idle past the keep-alive time
+            # The first closes the idle pools; the second comes to the host meanwhile.
+            await asyncio.gather(f.get(f"{other}/b"), f.get(f"{host}/late"))
+            for _ in range(2):  # everything idle again, and closed by the next sweep
+                await asyncio.sleep(0.4)
+                await f.get(f"{other}/c")
+            deadline = time.monotonic() + 5
+            while len(tracked.opened) - len(tracked.closed) > 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            # Only the connection the last request used is open: none was lost by a pool.
+            assert len(tracked.opened) - len(tracked.closed) == 1
+
+    asyncio.run(go())
 
 
 def test_a_connection_in_use_is_not_closed_as_idle(

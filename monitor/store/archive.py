@@ -45,14 +45,14 @@ def stage_text(folder: Path, content_hash: str, text: str) -> str | None:
     process or text uses; its path, or None when it could not be written (the text is then
     written when stored, and the trouble reported there)."""
     path = f"{folder}/{STAGING}/{content_hash}-{os.getpid()}-{next(_staged)}.txt"
-    data = text.encode("utf-8")
     try:
+        data = text.encode("utf-8")
         try:
             _write(path, data)
         except FileNotFoundError:
             os.makedirs(f"{folder}/{STAGING}", exist_ok=True)
             _write(path, data)
-    except OSError:
+    except (OSError, ValueError):
         return None
     return path
 
@@ -71,10 +71,13 @@ def discard_staged(staged: str | None) -> None:
             os.unlink(staged)
 
 
-def sweep_staging(folder: Path, older_than: float = 3600.0) -> int:
-    """Remove texts written ahead that were never stored (their process stopped in
-    between), once they are ``older_than`` seconds: younger ones may still be on their way
-    to the store in another process. How many were removed."""
+SWEEP_AFTER = 3600.0  # seconds: a text written ahead older than this was never stored
+
+
+def sweep_staging(folder: Path, older_than: float = SWEEP_AFTER) -> int:
+    """Remove texts written ahead that were never stored (their article was cancelled, or
+    their process stopped in between), once they are ``older_than`` seconds: younger ones
+    may still be on their way to the store. How many were removed."""
     cutoff = time.time() - older_than
     removed = 0
     try:
