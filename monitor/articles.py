@@ -158,6 +158,11 @@ class ToStore:
     listed_as: str = ""  # the URL it was listed under (default: the document's)
     fetched: bool = True
 
+    @property
+    def staged(self) -> str | None:
+        """Its analysed text as written ahead into the archive, if it was."""
+        return self.analysed[1].staged if self.analysed else None
+
 
 def document_from_page(ext: Extracted, entry: Entry, source: Source, page_url: str) -> Document:
     """The Document of a page fetched from ``page_url`` (after redirects) and extracted:
@@ -405,7 +410,7 @@ class Articles:
             return self._store_documents(batch)
         except BaseException:  # nothing stored: their texts written ahead are not needed
             for one in batch:
-                discard_staged(one.analysed[1].staged if one.analysed else None)
+                discard_staged(one.staged)
             raise
 
     def _store_documents(self, batch: Sequence[ToStore]) -> list[Outcome]:
@@ -423,14 +428,13 @@ class Articles:
         written: dict[int, str] = {}
         for one, (item, alerts) in zip(batch, stored, strict=True):
             url = one.listed_as or one.doc.url
-            staged = one.analysed[1].staged if one.analysed else None
             if item is None:
-                discard_staged(staged)
+                discard_staged(one.staged)
                 outcomes.append(Outcome(url, "duplicate", fetched=one.fetched))
                 continue
             problem = None
             try:
-                item.archive_file = self._archive(item, one, staged)
+                item.archive_file = self._archive(item, one)
                 written[item.id or 0] = item.archive_file
             except OSError as e:  # stored all the same; `export --format txt` rewrites it
                 problem = "archive"
@@ -440,9 +444,10 @@ class Articles:
         self.store.set_archive_files(written)
         return outcomes
 
-    def _archive(self, item: Item, one: ToStore, staged: str | None) -> str:
+    def _archive(self, item: Item, one: ToStore) -> str:
         """The item's archive file: the text written ahead when it is the one stored (it
         was not shortened again meanwhile), else written now."""
+        staged = one.staged
         if staged is not None and one.analysed is not None and one.analysed[0] == item.text:
             try:
                 return place_staged(staged, self.archive_dir, item).name

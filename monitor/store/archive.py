@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,13 +28,20 @@ def write_text_file(folder: Path, item: Item) -> Path:
     """Write the item's text atomically; the file's content hashes to its name. The folder
     is made when it is missing."""
     path = folder / archive_name(item)
-    data = item.text.encode("utf-8")
-    try:
-        _write_atomically(str(path), data)
-    except FileNotFoundError:  # asked only then: a stored item writes one file of many
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(str(path), data)
+    _in_folder(folder, _write_atomically, str(path), item.text.encode("utf-8"))
     return path
+
+
+def _in_folder(
+    folder: Path | str, write: Callable[[str, bytes], None], path: str, data: bytes
+) -> None:
+    """``write(path, data)``, making ``folder`` first when it is missing: asked only then,
+    as nearly every file goes into a folder that is there."""
+    try:
+        write(path, data)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        write(path, data)
 
 
 STAGING = ".incoming"  # where texts written ahead wait, inside the archive folder
@@ -46,12 +54,7 @@ def stage_text(folder: Path, content_hash: str, text: str) -> str | None:
     written when stored, and the trouble reported there)."""
     path = f"{folder}/{STAGING}/{content_hash}-{os.getpid()}-{next(_staged)}.txt"
     try:
-        data = text.encode("utf-8")
-        try:
-            _write(path, data)
-        except FileNotFoundError:
-            os.makedirs(f"{folder}/{STAGING}", exist_ok=True)
-            _write(path, data)
+        _in_folder(f"{folder}/{STAGING}", _write, path, text.encode("utf-8"))
     except (OSError, ValueError):
         return None
     return path
