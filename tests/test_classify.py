@@ -312,6 +312,14 @@ def test_evidence_has_where_and_snippet(clf: LexiconClassifier) -> None:
     assert "«Генсек ОИС»" in text and "Итоги подвела ОИС." in text
 
 
+@pytest.mark.parametrize("left, right", [("«", "»"), ("“", "”"), ("„", "“"), ('"', '"')])
+def test_quotes_between_the_words_of_a_name(clf: LexiconClassifier, left: str, right: str) -> None:
+    name = f"Организация {left}Исламского сотрудничества{right}"
+    c = clf.classify(None, f"Министры стран {name} встретились в Джидде.")
+    assert oic_terms(c) == [f"Организация {left}Исламского сотрудничества"]
+    assert name in c.evidence[0].snippet  # quoted as written, not as the matcher reads it
+
+
 def test_abbreviation_inside_another_abbreviation_is_ignored(clf: LexiconClassifier) -> None:
     c = clf.classify("ОИСТ и ВОИС", "Организация ВОИС и фонд ОИСТ провели встречу в Женеве.")
     assert c.tier == "none" and not c.evidence
