@@ -45,6 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import machine  # noqa: E402 - bench/, found as the script's folder
+
 SITE_DIR = ROOT / "bench" / "out" / "backfill_site"
 EVAL_FILE = ROOT / "tests" / "data" / "eval" / "oic_eval.jsonl"
 FIRST_DAY = date(2024, 1, 1)
@@ -393,6 +395,7 @@ def main() -> None:
     print(f"{len(pages)} pages, {kb:.0f} KB on average, {args.workers} workers, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
 
+    speed = [machine.reference_ms()]
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     server = ctx.Process(target=serve, args=(child, args.pages), daemon=True)
@@ -414,6 +417,8 @@ def main() -> None:
             peaks.append(res)
     finally:
         server.kill()
+    speed.append(machine.reference_ms())
+    print(f"machine: {machine.describe(speed[0])} before the runs, {speed[1]:.0f} ms after")
     best = {k: min(v) for k, v in rows.items()}
     n = len(pages)
     for name, label in (("bare", "bare trafilatura.extract, Pool"),

@@ -24,6 +24,8 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing import Process, Queue
 
+import machine
+
 BODY = (b"<html><head><title>t</title></head><body>" + b"<p>news text here</p>" * 2900)[
     :60_000
 ] + b"</body></html>"
@@ -120,6 +122,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=40, help="servers for the third case")
     parser.add_argument("--other", help="another checkout to compare against (old)")
     args = parser.parse_args()
+    print(f"machine: {machine.describe(machine.reference_ms())}")
     ports: Queue[list[int]] = Queue()
     server = Process(target=_serve, args=(ports, args.hosts), daemon=True)
     server.start()

@@ -35,6 +35,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import localweb
+import machine
 import psycopg
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -181,6 +182,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
+    speed = machine.reference_ms()
     feeds = Feeds(args.sources)
     server = serve(feeds)
     feeds.base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -243,6 +245,7 @@ def main() -> None:
         skipped = measured_log.count(b"maximum number of running instances reached")
         missed = measured_log.count(b"was missed by")
 
+    print(f"machine             {machine.describe(speed)}")
     print(f"database            {args.db}")
     print(f"sources             {args.sources}, polled every {args.interval:g}s")
     print(f"measured polls      {polls} in {elapsed:.0f}s ({polls / elapsed:.1f}/s)")
