@@ -28,7 +28,7 @@ import numpy as np
 from monitor.classify import Classification, Classifier
 from monitor.classify.normalize import search_text
 from monitor.extracted import Extracted
-from monitor.fingerprint import band_keys, content_hash, signature
+from monitor.fingerprint import band_keys, hash_and_signature
 from monitor.language import prepare_model
 from monitor.store.archive import stage_text
 
@@ -63,9 +63,8 @@ def analyse(
     stage_in: Path | None = None,
 ) -> Analysis:
     """``stage_in``: an archive folder to write the text ahead into."""
-    sig = signature(text)
+    digest, sig = hash_and_signature(text)
     verdict = classifier.classify(title, text, language) if classifier else None
-    digest = content_hash(text)
     staged = stage_text(stage_in, digest, text) if stage_in is not None else None
     return Analysis(digest, verdict, sig, band_keys(sig), search_text(title, text), staged)
 

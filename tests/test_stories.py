@@ -142,6 +142,34 @@ def test_minhash_equals_datasketch_value_for_value() -> None:
         assert np.array_equal(signature(text), reference.hashvalues.astype(np.uint32)), text
 
 
+def test_content_hashes_stay_those_already_stored() -> None:
+    """Items are named and deduplicated by their hash: every whitespace character that the
+    regex \\s knows still collapses as it did, in any run, and both fingerprints of one
+    text agree with their one-at-a-time forms."""
+    import re
+    import sys
+    import unicodedata
+
+    import numpy as np
+
+    from monitor.fingerprint import content_hash, hash_and_signature, normalize_text, signature
+
+    def as_before(text: str) -> str:
+        return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
+
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if re.fullmatch(r"\s", chr(c))]
+    assert "\u2028" in spaces and "\x1c" in spaces and "\u200b" not in spaces
+    for space in spaces:
+        text = f"{space}ОИС{space}{space}e\u0301 و{space}"
+        assert normalize_text(text) == as_before(text) == "ОИС é و"
+    assert normalize_text("a\u200bb  c") == "a\u200bb c"  # a zero-width space is no space
+    seed = next(iter(seed_articles()))
+    text = "\n\n".join([seed.title, *seed.paragraphs]).replace(" ", "\u00a0 ", 3)
+    digest, sig = hash_and_signature(text)
+    assert digest == content_hash(text) == content_hash(as_before(text))
+    assert np.array_equal(sig, signature(text))
+
+
 def test_a_batch_waiting_on_the_database_does_not_hold_up_the_event_loop(
     tmp_path: Path,
 ) -> None:
