@@ -76,7 +76,7 @@ def _shingles(normal: str) -> set[bytes]:
     words = _WORD.findall(normal.lower())
     if len(words) < SHINGLE_WORDS:
         return {" ".join(words).encode()} if words else set()
-    runs = zip(*(words[i:] for i in range(SHINGLE_WORDS)))
+    runs = zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)  # to the shortest
     return {" ".join(run).encode() for run in runs}
 
 
