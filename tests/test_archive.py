@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +28,20 @@ MENU = "Редакция ұсынады"  # a line every page of the source carr
 def _pipeline(db_url: str, archive: Path) -> Pipeline:
     settings = Settings.model_validate({"storage": {"url": db_url, "archive_dir": str(archive)}})
     return Pipeline(settings, Store.open(db_url), None, None)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    return tmp_path / "archive"
+
+
+@pytest.fixture
+def pipeline(db_url: str, archive: Path) -> Iterator[Pipeline]:
+    made = _pipeline(db_url, archive)
+    try:
+        yield made
+    finally:
+        made.store.close()
 
 
 def _doc(n: int, *lines: str, url: str | None = None) -> Document:
@@ -56,10 +71,8 @@ def _archive_matches(pipeline: Pipeline, archive: Path) -> None:
 
 
 def test_texts_written_ahead_become_the_archive_files_and_duplicates_leave_none(
-    db_url: str, tmp_path: Path
+    pipeline: Pipeline, archive: Path
 ) -> None:
-    archive = tmp_path / "archive"
-    pipeline = _pipeline(db_url, archive)
     batch = [
         _analysed(pipeline, _doc(1, _own(1))),
         _analysed(pipeline, _doc(2, _own(1), url="https://kt.example/kaz/copy/1")),  # same text
@@ -70,14 +83,11 @@ def test_texts_written_ahead_become_the_archive_files_and_duplicates_leave_none(
     assert [o.status for o in outcomes] == ["stored", "duplicate", "stored"]
     _archive_matches(pipeline, archive)
     assert list((archive / STAGING).iterdir()) == []
-    pipeline.store.close()
 
 
 def test_a_text_shortened_after_it_was_written_ahead_is_archived_as_stored(
-    db_url: str, tmp_path: Path
+    pipeline: Pipeline, archive: Path
 ) -> None:
-    archive = tmp_path / "archive"
-    pipeline = _pipeline(db_url, archive)
     # Analysed while its source's menu line is not known yet ...
     late = _analysed(pipeline, _doc(9, _own(9), MENU))
     # ... then three pages carrying that line are stored, and it is known.
@@ -88,12 +98,11 @@ def test_a_text_shortened_after_it_was_written_ahead_is_archived_as_stored(
     assert item is not None and item.text == _own(9)  # the menu line left out
     _archive_matches(pipeline, archive)
     assert list((archive / STAGING).iterdir()) == []
-    pipeline.store.close()
 
 
-def test_a_batch_the_database_refused_leaves_no_text_behind(db_url: str, tmp_path: Path) -> None:
-    archive = tmp_path / "archive"
-    pipeline = _pipeline(db_url, archive)
+def test_a_batch_the_database_refused_leaves_no_text_behind(
+    pipeline: Pipeline, archive: Path
+) -> None:
     batch = [_analysed(pipeline, _doc(n, _own(n))) for n in (1, 2)]
     with pipeline.store.engine.begin() as conn:  # the next insert fails
         conn.exec_driver_sql("ALTER TABLE item RENAME TO item_gone")
@@ -101,7 +110,6 @@ def test_a_batch_the_database_refused_leaves_no_text_behind(db_url: str, tmp_pat
         pipeline.articles.store_documents(batch)
     assert list((archive / STAGING).iterdir()) == []
     assert list(archive.glob("*.txt")) == []
-    pipeline.store.close()
 
 
 def test_texts_left_written_ahead_by_a_stopped_process_are_removed_when_old(
@@ -132,17 +140,14 @@ def test_an_archive_folder_that_cannot_be_written_still_stores_the_item(
 
 
 def test_a_text_written_ahead_that_went_missing_is_written_when_stored(
-    db_url: str, tmp_path: Path
+    pipeline: Pipeline, archive: Path
 ) -> None:
-    archive = tmp_path / "archive"
-    pipeline = _pipeline(db_url, archive)
     one = _analysed(pipeline, _doc(1, _own(1)))
     for staged in (archive / STAGING).iterdir():
         staged.unlink()  # as if swept meanwhile
     [outcome] = pipeline.articles.store_documents([one])
     assert (outcome.status, outcome.reason) == ("stored", None)
     _archive_matches(pipeline, archive)
-    pipeline.store.close()
 
 
 def test_a_running_process_removes_texts_its_cancelled_articles_left(
