@@ -19,7 +19,7 @@ from monitor.alerts.webhook import BODY_KINDS, schema
 from monitor.config import AlertChannel, Settings
 from monitor.store.models import Alert, Item
 from monitor.store.repo import Store
-from tests.webserver import LocalWeb
+from tests.webserver import LocalWeb, read_body
 
 SECRET = "s3cr3t-hmac-key-7f1e"
 
@@ -40,8 +40,9 @@ class Receiver(LocalWeb):
         self._posts_lock = threading.Lock()
 
     def _serve(self, h: BaseHTTPRequestHandler, head: bool) -> None:
-        length = int(h.headers.get("Content-Length") or 0)
-        body = h.rfile.read(length) if length else b""
+        body = read_body(h)
+        if body is None:
+            return
         with self._posts_lock:
             self.posts.append(Posted(h.path, {k.lower(): v for k, v in h.headers.items()}, body))
         # LocalWeb reads the body itself; hand it the bytes already taken off the socket.

@@ -32,6 +32,20 @@ class Response:
 Handler = Callable[[Request], Response]
 
 
+def read_body(h: BaseHTTPRequestHandler) -> bytes | None:
+    """The request's body, or None when the client hung up before sending all of it.
+
+    A real server never hands its application a request cut short (a client killed
+    between its headers and its body); neither does this one.
+    """
+    length = int(h.headers.get("Content-Length") or 0)
+    body = h.rfile.read(length) if length else b""
+    if len(body) < length:
+        h.close_connection = True
+        return None
+    return body
+
+
 class LocalWeb:
     """Serve `routes` (path or path?query -> Response, list of Responses, or handler)."""
 
@@ -100,8 +114,9 @@ class LocalWeb:
         return route
 
     def _serve(self, h: BaseHTTPRequestHandler, head: bool) -> None:
-        length = int(h.headers.get("Content-Length") or 0)
-        body = h.rfile.read(length) if length else b""
+        body = read_body(h)
+        if body is None:
+            return
         headers = {k.lower(): v for k, v in h.headers.items()}
         req = Request(h.command, h.path, headers, body, client=h.client_address[1])
         with self._lock:
