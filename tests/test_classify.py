@@ -320,6 +320,21 @@ def test_quotes_between_the_words_of_a_name(clf: LexiconClassifier, left: str, r
     assert name in c.evidence[0].snippet  # quoted as written, not as the matcher reads it
 
 
+@pytest.mark.parametrize("left, right", [("«", "»"), ("“", "”"), ("„", "“")])
+def test_a_name_and_its_abbreviation_score_alike_in_any_quotes(
+    clf: LexiconClassifier, left: str, right: str
+) -> None:
+    def sentence(lq: str, rq: str) -> str:
+        return f"Министры {lq}Организации исламского сотрудничества{rq} ({lq}ОИС{rq}) встретились."
+
+    quoted, plain = (
+        clf.classify(None, sentence(left, right)),
+        clf.classify(None, sentence('"', '"')),
+    )
+    assert [e.term for e in quoted.evidence] == [e.term for e in plain.evidence]
+    assert quoted.relevance == plain.relevance
+
+
 def test_abbreviation_inside_another_abbreviation_is_ignored(clf: LexiconClassifier) -> None:
     c = clf.classify("ОИСТ и ВОИС", "Организация ВОИС и фонд ОИСТ провели встречу в Женеве.")
     assert c.tier == "none" and not c.evidence

@@ -58,7 +58,7 @@ __all__ = [
 
 Where = Literal["title", "lead", "body"]
 _SNIPPET_CHARS = 60
-_EXPANSION_GAP = re.compile(r"[\s(\[«\"“,\-]{0,4}$")
+_EXPANSION_GAP = re.compile(r"[\s(\[\",\-]{0,4}$")  # in folded text: its only quote is '"'
 _SPACES = re.compile(r"\s+")
 _TOPICAL = ("core", "weak", "ambiguous")  # roles whose terms can raise a score
 

@@ -64,7 +64,7 @@ _CONCEPT_KEYS = {
 _TOP_KEYS = {"topic", "scoring", "matching", "layout", "concept"}
 
 # Bump when the engine scores differently, so stored items know they need re-scoring.
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"
 
 
 @dataclass(frozen=True)

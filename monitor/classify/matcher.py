@@ -18,12 +18,11 @@ import ahocorasick
 from monitor.classify.lexicon import Lexicon, Term
 from monitor.classify.normalize import Folded
 
-# Between the words of a term: spaces, dashes, quotes (folded text has only "'" and "-",
-# and the matcher reads the other double quotes as '"'). A class with characters beyond
-# Latin-1 compiles into a table of the whole Basic Multilingual Plane: ASCII only, the
-# ~1,100 patterns compile in less than half the time, which each worker process pays.
+# Between the words of a term: spaces, dashes, quotes (folded text has only "'", '"' and
+# "-"). A class with characters beyond Latin-1 compiles into a table of the whole Basic
+# Multilingual Plane: ASCII only, the ~1,100 patterns compile in less than half the time,
+# which each worker process pays.
 _SEP = r"[\s\-'\"]+"
-_QUOTES = ("«", "»", "“", "”", "„")
 # A suffix after an apostrophe or hyphen: İİT'nin, ИЫҰ-ға, OIC's.
 _SUFFIX = r"(?:['\-]\w+)?"
 
@@ -45,16 +44,7 @@ class _Compiled:
     regex: re.Pattern[str] | None = None  # compiled on the first hit of its first word
 
 
-def _plain_quotes(text: str) -> str:
-    """``text`` with the double quotes of other scripts as '"', one character for one."""
-    for quote in _QUOTES:
-        if quote in text:
-            text = text.replace(quote, '"')
-    return text
-
-
 def _word_pattern(word: str) -> tuple[str, bool]:
-    word = _plain_quotes(word)
     optional = word.startswith("[") and word.endswith("]")
     if optional:
         word = word[1:-1]
@@ -66,7 +56,7 @@ def _word_pattern(word: str) -> tuple[str, bool]:
 def _pattern(term: Term) -> str:
     if term.exact_case:
         # The case check on the original text decides where the word may end.
-        return re.escape(_plain_quotes(term.words[0])) + r"\w*" + _SUFFIX
+        return re.escape(term.words[0]) + r"\w*" + _SUFFIX
     first, _ = _word_pattern(term.words[0])
     parts = [first]
     for word in term.words[1:]:
@@ -76,7 +66,7 @@ def _pattern(term: Term) -> str:
 
 
 def _first_literal(term: Term) -> str:
-    return _plain_quotes(term.words[0].rstrip("*"))
+    return term.words[0].rstrip("*")
 
 
 def _automaton(keys: dict[str, list[int]]) -> ahocorasick.Automaton | None:
@@ -113,7 +103,7 @@ class TermMatcher:
 
     def find(self, folded: Folded, context: bool = False) -> list[Match]:
         """Matches of the topic's terms, or (context=True) of its context and counter terms."""
-        text = _plain_quotes(folded.text)
+        text = folded.text
         found: list[Match] = []
         automaton = self._automata[1 if context else 0]
         if automaton is None:

@@ -9,7 +9,8 @@ in their natural spelling. Folding is deliberately loose, because news sites are
   Kazakh, Kyrgyz, Tajik and Uzbek Cyrillic fold to their Russian look-alikes (қ→к, ұ→у,
   ҳ→х, ә→а): sites without a Kazakh keyboard layout write "ынтымактастыгы".
 - Arabic and Persian: ي/ى/ئ→ی, ك→ک, ة/ۀ→ه, أ/إ/آ/ٱ→ا, ؤ→و; harakat, tatweel and ZWNJ go.
-- Uzbek o‘/g‘ apostrophes (ʻ ’ ‘ ` ʼ ´) become "'", every dash "-", every space " ".
+- Uzbek o‘/g‘ apostrophes (ʻ ’ ‘ ` ʼ ´) become "'", double quotes (« » “ ” „) '"',
+  every dash "-", every space " ".
 
 Exact-case abbreviations ("ОИС", "İİT") are checked against the original text, so folding
 never makes "IIT" equal "İİT".
@@ -98,6 +99,12 @@ _EXPLICIT = {
     "`": "'",
     "´": "'",
     "′": "'",
+    # Double quotes of other scripts: a name split by them is still one term.
+    "«": '"',
+    "»": '"',
+    "“": '"',
+    "”": '"',
+    "„": '"',
     # Dashes and minus signs.
     "‐": "-",
     "‑": "-",
